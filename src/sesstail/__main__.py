@@ -1,0 +1,3 @@
+from sesstail.cli import main
+
+main()
