@@ -1,0 +1,284 @@
+"""The wire protocol of remote sessions, with no I/O at all.
+
+Parsing frames into messages, the identifiers and URLs we build, type filters, the bounded
+memory of message ids that keeps reconnects from showing anything twice, and the control
+request envelopes. See PROTOCOL.md for the contract this follows.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid as uuid_module
+from collections import deque
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
+from urllib.parse import quote, urlsplit
+
+import orjson
+
+from sesstail.errors import UsageError
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+ANTHROPIC_VERSION = "2023-06-01"
+WEB_URL = "https://claude.ai/code/"
+
+# Real ids look like `session_01AbC…`. We accept the web address too, because that is what
+# people copy from a browser.
+_SESSION_ID = re.compile(r"session_[A-Za-z0-9_-]{1,200}")
+_SESSION_IN_URL = re.compile(r"^https?://[^/]+/code/(session_[A-Za-z0-9_-]{1,200})/?(?:[?#].*)?$")
+
+
+class Message(NamedTuple):
+    """One message from the session: its JSON line and the parsed object.
+
+    ``line`` is the message as received when it came as one line, else re-encoded compactly:
+    JSONL output writes it unchanged, so keys and values are never altered.
+    """
+
+    line: str
+    obj: dict[str, Any]
+    received_at: float
+
+    @property
+    def type(self) -> str:
+        return str(self.obj["type"])
+
+
+class Skipped(NamedTuple):
+    """A frame, or a line of one, that is not a message; why, in a few words."""
+
+    reason: str
+    excerpt: str
+
+
+def validate_session_id(value: str) -> str:
+    """Return the session id in ``value`` (an id or a claude.ai/code address), or raise."""
+    value = value.strip()
+    if _SESSION_ID.fullmatch(value):
+        return value
+    match = _SESSION_IN_URL.match(value)
+    if match:
+        return match.group(1)
+    raise UsageError(
+        f"invalid session id {shorten(value)!r}",
+        hint="session ids look like session_01AbC… (or paste the claude.ai/code/… address)",
+    )
+
+
+def validate_org(value: str) -> str:
+    """Return the organization UUID in canonical form, or raise a usage error."""
+    try:
+        return str(uuid_module.UUID(value.strip()))
+    except ValueError:
+        raise UsageError(
+            f"invalid organization id {shorten(value)!r}: expected a UUID",
+        ) from None
+
+
+def validate_base_url(value: str) -> str:
+    """Check a base URL and return it without a trailing slash."""
+    value = value.strip()
+    if "?" in value or "#" in value:
+        raise UsageError(f"invalid base URL {shorten(value)!r}: no query or fragment")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
+        raise UsageError(
+            f"invalid base URL {shorten(value)!r}: expected http(s)://host[:port]",
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise UsageError(f"invalid base URL {shorten(value)!r}: no query, fragment or user")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise UsageError(f"invalid base URL {shorten(value)!r}: bad port") from None
+    return f"{parts.scheme}://{value.split('://', 1)[1]}".rstrip("/")
+
+
+def subscribe_url(base_url: str, session_id: str, org_uuid: str) -> str:
+    """The WebSocket address of a session's stream; ``http``→``ws``, ``https``→``wss``."""
+    base = validate_base_url(base_url)
+    scheme, rest = base.split("://", 1)
+    ws_scheme = {"http": "ws", "https": "wss"}.get(scheme, scheme)
+    return (
+        f"{ws_scheme}://{rest}/v1/sessions/ws/{quote(session_id, safe='')}"
+        f"/subscribe?organization_uuid={quote(org_uuid, safe='')}"
+    )
+
+
+def http_url(base_url: str, path: str) -> str:
+    """An HTTP(S) address under the base URL (a ``ws`` base maps back to ``http``)."""
+    base = validate_base_url(base_url)
+    scheme, rest = base.split("://", 1)
+    http_scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)
+    return f"{http_scheme}://{rest}{path}"
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# orjson turns integers beyond 64 bits into floats; a run of 19 digits sends the frame to the
+# exact (slower) stdlib parser instead.
+_LONG_DIGITS = re.compile(r"\d{19}")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _loads(text: str) -> Any:
+    """Parse JSON exactly; any failure, however exotic, is a ``ValueError``."""
+    if _LONG_DIGITS.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass  # lone surrogates and deep nesting: let the stdlib decide
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def _dumps(obj: Any) -> str:
+    try:
+        return orjson.dumps(obj).decode()
+    except TypeError:
+        return json.dumps(obj, separators=(",", ":"))
+
+
+def parse_frame(frame: str | bytes, received_at: float) -> Iterator[Message | Skipped]:
+    """Split one text frame into messages, and say what was skipped.
+
+    A frame is one JSON object, or several separated by newlines. Any object with a string
+    ``type`` is a message, whatever the type; everything else is skipped, never fatal.
+    """
+    if isinstance(frame, bytes):
+        yield Skipped("binary frame", f"{len(frame)} bytes")
+        return
+    try:
+        obj = _loads(frame)
+    except ValueError:
+        if "\n" not in frame:
+            yield Skipped("invalid JSON", shorten(frame))
+            return
+        # Only "\n" separates messages: U+2028 and friends are legal inside JSON strings.
+        for line in frame.split("\n"):
+            if line.strip():
+                yield from parse_frame(line.rstrip("\r"), received_at)
+        return
+    if type(obj) is not dict:
+        yield Skipped(f"a JSON {_json_kind(obj)}, not an object", shorten(frame))
+        return
+    if type(obj.get("type")) is not str:
+        yield Skipped("an object without a string type", shorten(frame))
+        return
+    # A JSON string cannot hold a raw newline, so a frame without one is a single line.
+    line = frame.strip() if ("\n" not in frame and "\r" not in frame) else _dumps(obj)
+    yield Message(line, obj, received_at)
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "number"
+
+
+def message_key(obj: dict[str, Any]) -> str:
+    """The key that ``--type`` matches: ``type`` or ``type/subtype``."""
+    subtype = obj.get("subtype")
+    if isinstance(subtype, str):
+        return f"{obj['type']}/{subtype}"
+    return str(obj["type"])
+
+
+class TypeFilter:
+    """``--type`` / ``--exclude-type`` / ``--until``: a pattern ``T`` matches a message whose
+    type is T or whose ``type/subtype`` is T."""
+
+    __slots__ = ("exclude", "include")
+
+    def __init__(self, include: Iterable[str] = (), exclude: Iterable[str] = ()) -> None:
+        self.include = frozenset(include)
+        self.exclude = frozenset(exclude)
+
+    @staticmethod
+    def _hits(patterns: frozenset[str], obj: dict[str, Any]) -> bool:
+        kind = obj["type"]
+        if kind in patterns:
+            return True
+        subtype = obj.get("subtype")
+        return isinstance(subtype, str) and f"{kind}/{subtype}" in patterns
+
+    def matches(self, obj: dict[str, Any]) -> bool:
+        return bool(self.include) and self._hits(self.include, obj)
+
+    def keeps(self, obj: dict[str, Any]) -> bool:
+        if self.include and not self._hits(self.include, obj):
+            return False
+        return not (self.exclude and self._hits(self.exclude, obj))
+
+
+def validate_type_pattern(pattern: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?", pattern):
+        raise UsageError(
+            f"invalid message type {shorten(pattern)!r}: expected TYPE or TYPE/SUBTYPE"
+        )
+    return pattern
+
+
+class SeenIds:
+    """The last ``capacity`` message uuids, so that a replay after a reconnect shows nothing
+    twice while memory stays bounded however long the watch runs."""
+
+    __slots__ = ("_order", "_seen", "capacity")
+
+    def __init__(self, capacity: int = 65_536) -> None:
+        self.capacity = capacity
+        self._seen: set[str] = set()
+        self._order: deque[str] = deque()
+
+    def first_time(self, message_uuid: str) -> bool:
+        if message_uuid in self._seen:
+            return False
+        self._seen.add(message_uuid)
+        self._order.append(message_uuid)
+        if len(self._order) > self.capacity:
+            self._seen.discard(self._order.popleft())
+        return True
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
+def control_request(subtype: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A control request envelope with a fresh request id."""
+    return {
+        "type": "control_request",
+        "request_id": str(uuid_module.uuid4()),
+        "request": {"subtype": subtype, **(fields or {})},
+    }
+
+
+def control_success(request_id: str, response: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"subtype": "success", "request_id": request_id}
+    if response is not None:
+        body["response"] = response
+    return {"type": "control_response", "response": body}
+
+
+def control_error(request_id: str, error: str) -> dict[str, Any]:
+    return {
+        "type": "control_response",
+        "response": {"subtype": "error", "request_id": request_id, "error": error},
+    }
+
+
+def encode(obj: dict[str, Any]) -> str:
+    return _dumps(obj)
