@@ -1,0 +1,77 @@
+"""Shared fixtures: an isolated environment and small sessions to serve."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sesstail.server import ServedSession
+
+SESSION = "session_01TestStream"
+ORG = "11111111-2222-4333-8444-555555555555"
+TOKEN = "sk-ant-oat01-test-token-DO-NOT-LEAK-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No test sees the developer's credentials, config, proxies or colour settings."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for name in (
+        "CLAUDE_CODE_OAUTH_TOKEN",
+        "CLAUDE_CONFIG_DIR",
+        "CLAUDE_CODE_ORGANIZATION_UUID",
+        "SESSTAIL_BASE_URL",
+        "http_proxy",
+        "https_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_COLOR",
+        "FORCE_COLOR",
+        "PY_COLORS",
+        "GITHUB_ACTIONS",
+        "NODE_EXTRA_CA_CERTS",
+        "SSL_CERT_FILE",
+        "CLAUDE_CODE_CLIENT_CERT",
+        "CLAUDE_CODE_CLIENT_KEY",
+        "CLAUDE_CODE_CLIENT_KEY_PASSPHRASE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TERM", "dumb")
+    monkeypatch.setenv("_TYPER_FORCE_DISABLE_TERMINAL", "1")
+    return home
+
+
+def messages(count: int, session_id: str = SESSION, prefix: str = "m") -> list[dict[str, Any]]:
+    """A plausible session: init, ``count - 2`` assistant texts, a result."""
+    out: list[dict[str, Any]] = [
+        {"type": "system", "subtype": "init", "uuid": f"{prefix}0", "session_id": session_id}
+    ]
+    out.extend(
+        {
+            "type": "assistant",
+            "uuid": f"{prefix}{i}",
+            "session_id": session_id,
+            "message": {"id": f"msg{i}", "content": [{"type": "text", "text": f"line {i}"}]},
+        }
+        for i in range(1, count - 1)
+    )
+    out.append(
+        {
+            "type": "result",
+            "subtype": "success",
+            "uuid": f"{prefix}{count - 1}",
+            "session_id": session_id,
+            "total_cost_usd": 0.01,
+        }
+    )
+    return out
+
+
+def session(count: int = 6, session_id: str = SESSION) -> ServedSession:
+    return ServedSession.from_objects(session_id, messages(count, session_id))
