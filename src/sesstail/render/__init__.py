@@ -1,0 +1,1 @@
+"""Renderers: turn session messages into terminal output (the only place rich is used)."""
