@@ -1,0 +1,493 @@
+"""The command line: parse options, build a configuration, run one ``asyncio.run``.
+
+Errors become exit codes in exactly one place, ``run``. Heavy modules (websockets, rich, the
+renderers) are imported inside the commands that need them, so ``--help``, ``--version`` and
+every TAB completion stay fast.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO
+
+import typer
+
+from sesstail import __version__
+from sesstail.errors import ExitCode, SesstailError, UsageError
+
+if TYPE_CHECKING:
+    from sesstail.connection import StreamSettings
+    from sesstail.output import StatusReporter
+    from sesstail.watch import Renderer, WatchOptions
+
+app = typer.Typer(
+    name="sesstail",
+    help="Follow a remote Claude Code session live from a terminal.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    add_completion=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class OutputFormat(enum.StrEnum):
+    pretty = "pretty"
+    jsonl = "jsonl"
+
+
+class ColorChoice(enum.StrEnum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
+# -- the one place errors become exit codes ----------------------------------------------
+
+
+def _say(text: str) -> None:
+    from sesstail.secrets import redact
+
+    try:
+        sys.stderr.write(redact(text) + "\n")
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):
+        pass
+
+
+def _silence_stdout() -> None:
+    # Further writes (and the interpreter's final flush) go nowhere instead of raising again.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def run(job: Callable[[], int], *, debug: bool = False) -> NoReturn:
+    """Run a command body and exit with its code; every failure ends here."""
+    try:
+        code = int(job())
+    except SesstailError as exc:
+        _say(f"sesstail: error: {exc.message}")
+        if exc.hint:
+            _say(f"sesstail: hint: {exc.hint}")
+        if debug:
+            _print_traceback()
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        _say("sesstail: interrupted")
+        code = ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`sesstail … | head`): that is how a pipe says "enough".
+        _silence_stdout()
+        code = ExitCode.OK
+    except Exception as exc:  # the last resort, by design
+        _say(f"sesstail: unexpected error: {type(exc).__name__}: {exc}")
+        if debug:
+            _print_traceback()
+        else:
+            _say("sesstail: run again with --debug for a traceback")
+        code = ExitCode.ERROR
+    raise typer.Exit(code)
+
+
+def _print_traceback() -> None:
+    import traceback
+
+    _say(traceback.format_exc().rstrip())
+
+
+# -- shared options ------------------------------------------------------------------------
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"sesstail {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Follow a remote Claude Code session live from a terminal."""
+
+
+BaseUrlOpt = Annotated[
+    str,
+    typer.Option(
+        "--base-url",
+        envvar="SESSTAIL_BASE_URL",
+        help="API base URL (https→wss, http→ws).",
+        show_default=True,
+    ),
+]
+OrgOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--org",
+        help="Organization UUID. Default: CLAUDE_CODE_ORGANIZATION_UUID, ~/.claude.json, "
+        "then the profile endpoint.",
+        show_default=False,
+    ),
+]
+FormatOpt = Annotated[
+    OutputFormat | None,
+    typer.Option(
+        "--format",
+        help="Output format. Default: pretty on a terminal, jsonl otherwise.",
+        show_default=False,
+        case_sensitive=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Short for --format jsonl.")]
+TypeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--type",
+        "-t",
+        metavar="TYPE",
+        help="Keep only messages of this type or type/subtype (repeatable).",
+        show_default=False,
+    ),
+]
+ExcludeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--exclude-type",
+        "-x",
+        metavar="TYPE",
+        help="Drop messages of this type or type/subtype (repeatable).",
+        show_default=False,
+    ),
+]
+UntilOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--until",
+        metavar="TYPE",
+        help="Exit 0 after the first message of this type or type/subtype (e.g. result).",
+        show_default=False,
+    ),
+]
+KeepaliveOpt = Annotated[
+    bool, typer.Option("--keepalive", help="Keep keep_alive frames in the output.")
+]
+TimestampsOpt = Annotated[
+    bool, typer.Option("--timestamps", help="Show each message's receive time (pretty output).")
+]
+ColorOpt = Annotated[
+    ColorChoice,
+    typer.Option("--color", help="Colour: auto honours NO_COLOR, FORCE_COLOR and the terminal."),
+]
+RetriesOpt = Annotated[
+    int,
+    typer.Option(
+        "--retries", min=0, help="Consecutive failed connection attempts before giving up."
+    ),
+]
+RetryDelayOpt = Annotated[
+    float,
+    typer.Option(
+        "--retry-delay",
+        min=0.0,
+        help="First reconnect delay in seconds; grows exponentially with jitter, capped at 30 s.",
+    ),
+]
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Connection events and skipped frames on stderr.")
+]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No status lines on stderr; errors only.")
+]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Tracebacks on errors (implies -v).")]
+PingIntervalOpt = Annotated[float, typer.Option("--ping-interval", min=0.01, hidden=True)]
+PingTimeoutOpt = Annotated[float, typer.Option("--ping-timeout", min=0.01, hidden=True)]
+OpenTimeoutOpt = Annotated[float, typer.Option("--open-timeout", min=0.01, hidden=True)]
+
+
+def _choose_format(fmt: OutputFormat | None, json_flag: bool, out: TextIO) -> OutputFormat:
+    if json_flag:
+        if fmt is OutputFormat.pretty:
+            raise UsageError("--json and --format pretty contradict each other")
+        return OutputFormat.jsonl
+    if fmt is not None:
+        return fmt
+    try:
+        return OutputFormat.pretty if out.isatty() else OutputFormat.jsonl
+    except (AttributeError, ValueError):
+        return OutputFormat.jsonl
+
+
+def _build_options(
+    types: list[str] | None, excludes: list[str] | None, until: str | None, keepalive: bool
+) -> WatchOptions:
+    from sesstail.protocol import TypeFilter, validate_type_pattern
+    from sesstail.watch import WatchOptions
+
+    include = [validate_type_pattern(t) for t in types or []]
+    exclude = [validate_type_pattern(t) for t in excludes or []]
+    until_filter = TypeFilter([validate_type_pattern(until)]) if until else None
+    return WatchOptions(TypeFilter(include, exclude), until_filter, keepalive)
+
+
+def _build_renderer(fmt: OutputFormat, color: bool, timestamps: bool) -> Renderer:
+    out = sys.stdout
+    if fmt is OutputFormat.jsonl:
+        from sesstail.output import JsonlWriter
+
+        return JsonlWriter(out)
+    from sesstail.render.pretty import PrettyRenderer
+
+    return PrettyRenderer(out, color=color, timestamps=timestamps)
+
+
+def _follow(
+    settings: StreamSettings,
+    renderer: Renderer,
+    options: WatchOptions,
+    reporter: StatusReporter,
+) -> int:
+    import asyncio
+
+    from sesstail.connection import SessionStream
+    from sesstail.watch import watch
+
+    async def go() -> int:
+        stream = SessionStream(settings, reporter)
+        await watch(stream, renderer, options)
+        return ExitCode.OK
+
+    return asyncio.run(go())
+
+
+# -- commands ----------------------------------------------------------------------------
+
+
+@app.command("watch")
+def watch_command(
+    session_id: Annotated[
+        str, typer.Argument(help="The session id (session_…) or its claude.ai/code address.")
+    ],
+    base_url: BaseUrlOpt = "https://api.anthropic.com",
+    org: OrgOpt = None,
+    fmt: FormatOpt = None,
+    json_flag: JsonOpt = False,
+    types: TypeOpt = None,
+    excludes: ExcludeOpt = None,
+    until: UntilOpt = None,
+    keepalive: KeepaliveOpt = False,
+    timestamps: TimestampsOpt = False,
+    color: ColorOpt = ColorChoice.auto,
+    retries: RetriesOpt = 10,
+    retry_delay: RetryDelayOpt = 1.0,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    ping_interval: PingIntervalOpt = 30.0,
+    ping_timeout: PingTimeoutOpt = 20.0,
+    open_timeout: OpenTimeoutOpt = 10.0,
+) -> None:
+    """Follow a session live: pretty on a terminal, one JSON line per message when piped."""
+
+    def job() -> int:
+        from sesstail.connection import StreamSettings
+        from sesstail.credentials import load_token, resolve_org
+        from sesstail.output import StatusReporter, want_color
+        from sesstail.protocol import subscribe_url, validate_base_url, validate_session_id
+
+        session = validate_session_id(session_id)
+        base = validate_base_url(base_url)
+        if org:
+            from sesstail.protocol import validate_org
+
+            validate_org(org)
+        options = _build_options(types, excludes, until, keepalive)
+        out_format = _choose_format(fmt, json_flag, sys.stdout)
+        env = dict(os.environ)
+        token = load_token(env)
+        org_uuid = resolve_org(org, env, lambda: _fetch_profile(base, token, env))
+        settings = StreamSettings(
+            url=subscribe_url(base, session, org_uuid),
+            get_token=lambda: load_token(env),
+            retries=retries,
+            retry_delay=retry_delay,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            open_timeout=open_timeout,
+            env=env,
+        )
+        reporter = StatusReporter(
+            verbose=verbose or debug,
+            quiet=quiet,
+            color=want_color(color.value, sys.stderr),
+            timestamps=timestamps,
+        )
+        renderer = _build_renderer(out_format, want_color(color.value, sys.stdout), timestamps)
+        return _follow(settings, renderer, options, reporter)
+
+    run(job, debug=debug)
+
+
+def _fetch_profile(base: str, token: object, env: dict[str, str]) -> dict[str, object]:
+    from sesstail.credentials import Token
+    from sesstail.protocol import http_url
+    from sesstail.rest import request_json
+
+    assert isinstance(token, Token)
+    answer = request_json("GET", http_url(base, "/api/oauth/profile"), token.value, env=env)
+    return answer if isinstance(answer, dict) else {}
+
+
+@app.command("demo")
+def demo_command(
+    speed: Annotated[
+        float, typer.Option("--speed", min=0.0, help="Playback speed; 0 plays at once.")
+    ] = 1.0,
+    fmt: FormatOpt = None,
+    json_flag: JsonOpt = False,
+    types: TypeOpt = None,
+    excludes: ExcludeOpt = None,
+    timestamps: TimestampsOpt = False,
+    color: ColorOpt = ColorChoice.auto,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Play a sample session from the embedded server and watch it, as `watch` would."""
+
+    def job() -> int:
+        import asyncio
+        import secrets as random_secrets
+
+        from sesstail.connection import SessionStream, StreamSettings
+        from sesstail.credentials import Token
+        from sesstail.output import StatusReporter, want_color
+        from sesstail.protocol import subscribe_url
+        from sesstail.secrets import Secret
+        from sesstail.server import DEMO_SESSION_ID, SessionsServer, demo_session
+        from sesstail.watch import watch
+
+        options = _build_options(types, excludes, "result", False)
+        out_format = _choose_format(fmt, json_flag, sys.stdout)
+        demo_token = Token(Secret(random_secrets.token_urlsafe(24)), "demo")
+        demo_org = "00000000-0000-4000-8000-000000000000"
+        reporter = StatusReporter(
+            verbose=verbose or debug,
+            quiet=quiet,
+            color=want_color(color.value, sys.stderr),
+        )
+        renderer = _build_renderer(out_format, want_color(color.value, sys.stdout), timestamps)
+
+        async def go() -> int:
+            server = SessionsServer(
+                [demo_session()], token=demo_token.value.reveal(), org=demo_org, speed=speed
+            )
+            async with server:
+                reporter(f"demo server on {server.base_url}, session {DEMO_SESSION_ID}", False)
+                settings = StreamSettings(
+                    url=subscribe_url(server.base_url, DEMO_SESSION_ID, demo_org),
+                    get_token=lambda: demo_token,
+                    retries=3,
+                    retry_delay=0.2,
+                )
+                await watch(SessionStream(settings, reporter), renderer, options)
+            return ExitCode.OK
+
+        return asyncio.run(go())
+
+    run(job, debug=debug)
+
+
+@app.command("serve")
+def serve_command(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Session files (JSONL of messages or recordings); the demo session if none.",
+            show_default=False,
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="0 picks a free port.")] = (
+        8765
+    ),
+    token: Annotated[
+        str | None,
+        typer.Option("--token", help="Require this bearer token (a test token, not a real one)."),
+    ] = None,
+    org: Annotated[
+        str | None, typer.Option("--org", help="Require this organization UUID.")
+    ] = None,
+    speed: Annotated[
+        float, typer.Option("--speed", min=0.0, help="Playback speed; 0 plays at once.")
+    ] = 1.0,
+    end: Annotated[
+        bool, typer.Option("--end", help="Close each stream with 1000 once it is played.")
+    ] = False,
+    verbose: VerboseOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Run a local sessions server for trying things out; Ctrl-C stops it."""
+
+    def job() -> int:
+        import asyncio
+
+        from sesstail.protocol import validate_org
+        from sesstail.server import Faults, SessionsServer, demo_session, load_session_file
+
+        org_uuid = validate_org(org) if org else None
+        sessions = [load_session_file(p) for p in files] if files else [demo_session()]
+        ids = [s.session_id for s in sessions]
+        duplicates = {i for i in ids if ids.count(i) > 1}
+        if duplicates:
+            raise UsageError(f"two files hold the same session: {', '.join(sorted(duplicates))}")
+
+        async def go() -> int:
+            server = SessionsServer(
+                sessions,
+                host=host,
+                port=port,
+                token=token,
+                org=org_uuid,
+                speed=speed,
+                faults=Faults(end_with_close=end),
+                on_log=(lambda text: _say(f"sesstail serve: {text}")) if verbose else None,
+            )
+            try:
+                await server.start()
+            except OSError as exc:
+                raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+            print(f"serving on {server.base_url}", flush=True)
+            for session in sessions:
+                print(f"  {session.session_id}  ({len(session.messages)} messages)", flush=True)
+            print(
+                f"watch with: SESSTAIL_BASE_URL={server.base_url} "
+                f"sesstail watch {sessions[0].session_id}"
+                + ("" if org_uuid else " --org 00000000-0000-4000-8000-000000000000"),
+                flush=True,
+            )
+            try:
+                await asyncio.Event().wait()
+            finally:
+                await server.stop()
+            return ExitCode.OK
+
+        return asyncio.run(go())
+
+    run(job, debug=debug)
+
+
+def main(argv: list[str] | None = None) -> None:
+    app(args=argv, prog_name="sesstail")
