@@ -489,5 +489,11 @@ def serve_command(
     run(job, debug=debug)
 
 
+# Commands of other areas register themselves on `app` (they import only typer at load).
+from sesstail import cli_control, cli_sessions  # noqa: E402
+
+__all__ = ["app", "cli_control", "cli_sessions", "main", "run"]
+
+
 def main(argv: list[str] | None = None) -> None:
     app(args=argv, prog_name="sesstail")

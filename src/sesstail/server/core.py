@@ -156,6 +156,10 @@ class SessionsServer:
         self.request_headers: list[dict[str, str]] = []
         self.request_paths: list[str] = []
         self._progress: dict[str, _Progress] = {}
+        self._live: dict[str, set[ServerConnection]] = {}
+        # Answers plain HTTP requests on the WebSocket's port (the REST endpoints); returns a
+        # response, or None to go on with the WebSocket handshake.
+        self.http_handler: Callable[[ServerConnection, Any], Any] | None = None
         self._server: Server | None = None
 
     # -- life cycle -----------------------------------------------------------------------
@@ -205,10 +209,23 @@ class SessionsServer:
     def _process_request(self, connection: ServerConnection, request: Any) -> Any:
         self.request_paths.append(request.path)
         self.request_headers.append(dict(request.headers.raw_items()))
+        if self.http_handler is not None and not _PATH.match(urlsplit(request.path).path):
+            # Plain HTTP (the REST endpoints) shares the port with the WebSocket.
+            return self.http_handler(connection, request)
         if self.faults.reject_status is not None and self._faulty(self.connection_count + 1):
             self.connection_count += 1
             return connection.respond(self.faults.reject_status, "rejected by test hook\n")
         return None
+
+    async def broadcast(self, session_id: str, message: dict[str, Any] | str) -> int:
+        """Send a message to every live connection watching a session; how many got it."""
+        line = message if isinstance(message, str) else encode(message)
+        sent = 0
+        for ws in list(self._live.get(session_id, ())):
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(line)
+                sent += 1
+        return sent
 
     async def _handle(self, ws: ServerConnection) -> None:
         self.connection_count += 1
@@ -235,6 +252,8 @@ class SessionsServer:
             await ws.close(4001, "session not found")
             return
         self._log(f"connection {number}: watching {session.session_id}")
+        live = self._live.setdefault(session.session_id, set())
+        live.add(ws)
         # Playback pauses (pacing, keep-alive intervals) must not outlive the connection:
         # whichever ends first, the connection or the playback, ends the other.
         tasks = {
@@ -249,6 +268,7 @@ class SessionsServer:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                     await task
+            live.discard(ws)
 
     async def _play(self, ws: ServerConnection, session: ServedSession, faulty: bool) -> None:
         faults = self.faults
