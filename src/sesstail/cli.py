@@ -11,8 +11,9 @@ import enum
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO
 
 import typer
 
@@ -21,6 +22,7 @@ from sesstail.errors import ExitCode, SesstailError, UsageError
 
 if TYPE_CHECKING:
     from sesstail.connection import StreamSettings
+    from sesstail.credentials import Token
     from sesstail.output import StatusReporter
     from sesstail.watch import Renderer, WatchOptions
 
@@ -302,31 +304,17 @@ def watch_command(
     """Follow a session live: pretty on a terminal, one JSON line per message when piped."""
 
     def job() -> int:
-        from sesstail.connection import StreamSettings
-        from sesstail.credentials import load_token, resolve_org
         from sesstail.output import StatusReporter, want_color
-        from sesstail.protocol import subscribe_url, validate_base_url, validate_session_id
 
-        session = validate_session_id(session_id)
-        base = validate_base_url(base_url)
-        if org:
-            from sesstail.protocol import validate_org
-
-            validate_org(org)
+        target = resolve_target(session_id, base_url, org)
         options = _build_options(types, excludes, until, keepalive)
         out_format = _choose_format(fmt, json_flag, sys.stdout)
-        env = dict(os.environ)
-        token = load_token(env)
-        org_uuid = resolve_org(org, env, lambda: _fetch_profile(base, token, env))
-        settings = StreamSettings(
-            url=subscribe_url(base, session, org_uuid),
-            get_token=lambda: load_token(env),
+        settings = target.stream_settings(
             retries=retries,
             retry_delay=retry_delay,
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
             open_timeout=open_timeout,
-            env=env,
         )
         reporter = StatusReporter(
             verbose=verbose or debug,
@@ -340,12 +328,55 @@ def watch_command(
     run(job, debug=debug)
 
 
-def _fetch_profile(base: str, token: object, env: dict[str, str]) -> dict[str, object]:
-    from sesstail.credentials import Token
+@dataclass(frozen=True)
+class Target:
+    """A session to talk to, with everything needed to reach it."""
+
+    session_id: str
+    base_url: str
+    org_uuid: str
+    env: dict[str, str]
+
+    def token(self) -> Token:
+        """The access token, read afresh (PROTOCOL §6)."""
+        from sesstail.credentials import load_token
+
+        return load_token(self.env)
+
+    def stream_settings(self, **overrides: Any) -> StreamSettings:
+        from sesstail.connection import StreamSettings
+        from sesstail.protocol import subscribe_url
+
+        return StreamSettings(
+            url=subscribe_url(self.base_url, self.session_id, self.org_uuid),
+            get_token=self.token,
+            env=self.env,
+            **overrides,
+        )
+
+
+def resolve_target(session_id: str, base_url: str, org: str | None) -> Target:
+    """Validate the arguments (exit 2, nothing sent), then find a token (exit 3) and the org.
+
+    Every command that talks to a session starts here.
+    """
+    from sesstail.credentials import load_token, resolve_org
+    from sesstail.protocol import validate_base_url, validate_org, validate_session_id
+
+    session = validate_session_id(session_id)
+    base = validate_base_url(base_url)
+    if org:
+        validate_org(org)
+    env = dict(os.environ)
+    token = load_token(env)
+    org_uuid = resolve_org(org, env, lambda: _fetch_profile(base, token, env))
+    return Target(session, base, org_uuid, env)
+
+
+def _fetch_profile(base: str, token: Token, env: dict[str, str]) -> dict[str, Any]:
     from sesstail.protocol import http_url
     from sesstail.rest import request_json
 
-    assert isinstance(token, Token)
     answer = request_json("GET", http_url(base, "/api/oauth/profile"), token.value, env=env)
     return answer if isinstance(answer, dict) else {}
 
