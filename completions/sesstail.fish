@@ -1,0 +1,1 @@
+complete --command sesstail --no-files --arguments "(env _SESSTAIL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) sesstail)" --condition "env _SESSTAIL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) sesstail"
