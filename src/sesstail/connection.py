@@ -280,7 +280,8 @@ class SessionStream:
                 await asyncio.sleep(delay)
             except ssl.SSLCertVerificationError as exc:
                 raise CannotConnect(
-                    f"TLS failure: {exc.verify_message or 'certificate verification failed'}",
+                    "TLS failure: certificate verification failed"
+                    + (f" ({exc.verify_message})" if exc.verify_message else ""),
                     hint="give an extra CA bundle with NODE_EXTRA_CA_CERTS or SSL_CERT_FILE",
                 ) from None
             except ssl.SSLError as exc:
