@@ -181,7 +181,7 @@ async def test_transient_close_codes_reconnect() -> None:
 
 async def test_budget_resets_after_a_connection_proves_stable() -> None:
     """Drops separated by fresh messages never exhaust a budget of one retry."""
-    faults = Faults(connections=None, drop_after=1, end_with_close=True)
+    faults = Faults(connections=None, drop_after=1, replay_history=False, end_with_close=True)
     async with SessionsServer([session(5)], speed=0, faults=faults) as srv:
         got = await collect(settings_for(srv, retries=1))
     assert uuids(got) == [f"m{i}" for i in range(5)]

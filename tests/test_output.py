@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 
 import pytest
@@ -125,7 +126,20 @@ def test_jsonl_writer_flushes_every_line() -> None:
     writer = JsonlWriter(out)
     writer.message(Message('{"type":"a"}', {}, 0.0))
     writer.message(Message('{"type":"b"}', {}, 0.0))
-    assert out.flushed_at[:2] == ['{"type":"a"}\n', '{"type":"a"}\n{"type":"b"}\n']
+    assert out.flushed_at[-2:] == ['{"type":"a"}\n', '{"type":"a"}\n{"type":"b"}\n']
+
+
+def test_jsonl_writer_on_a_pipe_delivers_each_line_at_once() -> None:
+    """On a real file descriptor each line reaches the reader before the next is written."""
+    read_fd, write_fd = os.pipe()
+    with os.fdopen(write_fd, "w") as out, os.fdopen(read_fd, "rb", buffering=0) as reader:
+        writer = JsonlWriter(out)
+        writer.message(Message('{"type":"a","t":"caf\u00e9 \ud800"}', {}, 0.0))
+        assert reader.read(4096) == '{"type":"a","t":"caf\u00e9 \ud800"}\n'.encode(
+            "utf-8", "surrogatepass"
+        )
+        writer.message(Message('{"type":"b"}', {}, 0.0))
+        assert reader.read(4096) == b'{"type":"b"}\n'
 
 
 # --- StatusReporter ----------------------------------------------------------------------------
