@@ -1,0 +1,116 @@
+"""JSONL throughput: ``sesstail watch --json`` against a bare websockets client, same run.
+
+Both clients read the same session from ``sesstail serve --speed 0 --end`` (a fresh server
+process per measurement) and write to /dev/null. Each measurement is a whole process, spawn to
+exit; a run over a one-message session on the same server measures the fixed cost (interpreter,
+imports, connect, close), and "streaming" is the difference. Rounds alternate the order of the
+clients; the medians are reported. Target: sesstail's process time ≤ 1.25× the baseline's.
+
+    python bench/bench_jsonl.py [--quick] [--messages N] [--rounds R]
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from common import (
+    Client,
+    SessionFile,
+    bare_client_argv,
+    child_env,
+    clients_table,
+    machine,
+    measure_rounds,
+    megabytes,
+    parser,
+    run_child,
+    say,
+    serve,
+    target_line,
+    timed,
+    verdict,
+    warm_up,
+    watch_argv,
+    write_session,
+    write_tiny_session,
+)
+
+TARGET_RATIO = 1.25
+
+
+def sesstail_jsonl(base_url: str, session_id: str) -> list[str]:
+    return watch_argv(base_url, session_id, "--json")
+
+
+def count_lines(path: Path) -> int:
+    with path.open("rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+
+
+def check_output(clients: list[Client], big: SessionFile, directory: Path) -> list[str]:
+    """One untimed run per client into a file: every message arrives, one line each."""
+    problems = []
+    for client in clients:
+        out = directory / "output.jsonl"
+        with serve([big]) as server:
+            argv = client.argv(server.base_url, big.session_id)
+            run_child(argv, child_env(), stdout_path=str(out))
+        lines = count_lines(out)
+        if lines != big.messages:
+            problems.append(f"{client.name} wrote {lines:,} lines, expected {big.messages:,}")
+        out.unlink()
+    return problems
+
+
+def main() -> None:
+    p = parser(__doc__ or "")
+    p.add_argument("--messages", type=int, default=None, help="default 100,000 (quick: 10,000)")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--no-check", action="store_true", help="skip the output line-count check")
+    args = p.parse_args()
+    count = args.messages or (10_000 if args.quick else 100_000)
+
+    clients = [
+        Client("sesstail watch --json", sesstail_jsonl),
+        Client("bare websockets client", bare_client_argv),
+    ]
+    with tempfile.TemporaryDirectory(prefix="sesstail-bench-") as tmp:
+        directory = Path(tmp)
+        say(f"generating {count:,} messages in {directory}")
+        big = timed("generate", lambda: write_session(directory / "mixed.jsonl", count))
+        tiny = write_tiny_session(directory)
+        warm_up()
+        measure_rounds(clients, big, tiny, args.rounds)
+        problems = [] if args.no_check else check_output(clients, big, directory)
+
+    ours, bare = clients
+    print(
+        f"\nJSONL throughput: {count:,} messages ({megabytes(big.size)}, "
+        f"{big.size / count:.0f} B/message) to /dev/null, median of {args.rounds} rounds; "
+        f"{machine()}"
+    )
+    clients_table(clients, count)
+    server = bare.server()
+    if server is not None and bare.process() < 1.2 * server:
+        print(
+            f"note: the baseline takes about as long as the server needs to send "
+            f"({server:.2f} s of server CPU): it shows the server's pace as much as its own"
+        )
+    process_ratio = ours.process() / bare.process()
+    streaming_ratio = ours.streaming() / bare.streaming()
+    cpu_ratio = ours.cpu() / bare.cpu()
+    print(
+        f"\nratios sesstail/bare: process {process_ratio:.2f}×, "
+        f"streaming (process − 1-message run) {streaming_ratio:.2f}×, CPU {cpu_ratio:.2f}×"
+    )
+    for problem in problems:
+        print(f"output check FAILED: {problem}")
+    if not args.no_check and not problems:
+        print(f"output check: both clients wrote {count:,} lines")
+    ok = process_ratio <= TARGET_RATIO and not problems
+    target_line(f"jsonl ≤{TARGET_RATIO}× baseline: {process_ratio:.2f}× {verdict(ok)}")
+
+
+if __name__ == "__main__":
+    main()
