@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from conftest import ORG, SESSION, TOKEN, messages, session
@@ -79,7 +80,8 @@ def test_jsonl_lines_are_the_frames_as_received() -> None:
     """Key order, spacing inside the object, unicode and huge integers survive unchanged."""
     raw = [
         '{"type": "system", "subtype": "init",  "uuid": "r0", "z": 1, "a": 2}',
-        '{"uuid":"r1","type":"assistant","text":"caf\\u00e9 ☕ \\ud83d\\ude00","n":123456789012345678901234567890}',
+        '{"uuid":"r1","type":"assistant","text":"caf\\u00e9 ☕ \\ud83d\\ude00",'
+        '"n":123456789012345678901234567890}',
         '{"type":"result","uuid":"r2","nested":{"deep":[1,2,{"x":null}]},"f":1.50}',
     ]
     served = ServedSession(SESSION, raw, [0.0] * len(raw))
@@ -90,7 +92,7 @@ def test_jsonl_lines_are_the_frames_as_received() -> None:
 
 
 def test_type_exclude_and_until_filters() -> None:
-    """--type keeps type or type/subtype, --exclude-type drops, --until stops after a hidden match."""
+    """--type keeps type or type/subtype, --exclude-type drops; --until may match hidden ones."""
     with serving(faults=ended()) as server:
         only_init = invoke(server, SESSION, "--type", "system/init")
         no_assistant = invoke(server, SESSION, "--exclude-type", "assistant")
@@ -108,7 +110,7 @@ def test_keep_alive_frames_are_dropped_unless_asked_for() -> None:
         dropped = invoke(server, SESSION)
         kept = invoke(server, SESSION, "--keepalive")
     assert "keep_alive" not in [m["type"] for m in lines(dropped.stdout)]
-    assert [m["type"] for m in lines(kept.stdout)][0] == "keep_alive"
+    assert lines(kept.stdout)[0]["type"] == "keep_alive"
 
 
 def test_pretty_output_with_timestamps() -> None:
@@ -169,12 +171,9 @@ def test_unexpected_error_is_one_line_and_a_traceback_only_with_debug(
         raise RuntimeError("boom")
 
     for debug in (False, True):
-        with pytest.raises(SystemExit) as caught:
-            try:
-                run(broken, debug=debug)
-            except BaseException as exc:  # typer.Exit carries the code
-                raise SystemExit(getattr(exc, "exit_code", exc)) from None
-        assert caught.value.code == 1
+        with pytest.raises(typer.Exit) as caught:
+            run(broken, debug=debug)
+        assert caught.value.exit_code == 1
         err = capsys.readouterr().err
         assert "sesstail: unexpected error: RuntimeError: boom" in err
         assert ("Traceback" in err) is debug
@@ -382,9 +381,7 @@ def test_tls_failure_exit_5_without_retrying(tmp_path: Path) -> None:
 def sesstail_process(server: SessionsServer, *args: str, **popen: Any) -> subprocess.Popen[str]:
     env = {**os.environ, "CLAUDE_CODE_OAUTH_TOKEN": TOKEN}
     argv = [sys.executable, "-m", "sesstail", "watch", SESSION, "--base-url", server.base_url]
-    return subprocess.Popen(
-        [*argv, "--org", ORG, *FAST, *args], env=env, text=True, **popen
-    )
+    return subprocess.Popen([*argv, "--org", ORG, *FAST, *args], env=env, text=True, **popen)
 
 
 def test_closed_pipe_ends_quietly() -> None:
@@ -392,7 +389,8 @@ def test_closed_pipe_ends_quietly() -> None:
     big = ServedSession.from_objects(SESSION, messages(20_000))
     with serving(big, faults=ended()) as server:
         proc = sesstail_process(server, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout is not None
+        assert proc.stderr is not None
         first = proc.stdout.readline()
         proc.stdout.close()
         err = proc.stderr.read()
@@ -411,7 +409,7 @@ def test_ctrl_c_exits_130_without_a_traceback() -> None:
         assert proc.stdout is not None
         proc.stdout.readline()  # connected and streaming
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=30)
     assert proc.returncode == ExitCode.INTERRUPTED
     assert "interrupted" in err
     assert "Traceback" not in err

@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _generator() -> ModuleType:
     spec = importlib.util.spec_from_file_location("generate", ROOT / "completions" / "generate.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -24,7 +25,7 @@ def _generator() -> ModuleType:
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_committed_completion_scripts_are_current(shell: str) -> None:
-    """completions/ holds exactly what the app generates; regenerate with completions/generate.py."""
+    """completions/ holds exactly what the app generates (regenerate: completions/generate.py)."""
     generator = _generator()
     committed = (ROOT / "completions" / generator.SHELLS[shell]).read_text()
     assert committed == generator.generate(shell), "run: python completions/generate.py"
