@@ -279,8 +279,14 @@ def _follow(
 
 @app.command("watch")
 def watch_command(
-    session_id: Annotated[
-        str, typer.Argument(help="The session id (session_…) or its claude.ai/code address.")
+    session_ids: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="SESSION_ID...",
+            help="Session ids (session_…) or claude.ai/code addresses; several are followed "
+            "together, each line labelled (pretty output).",
+            show_default=False,
+        ),
     ],
     base_url: BaseUrlOpt = "https://api.anthropic.com",
     org: OrgOpt = None,
@@ -292,6 +298,15 @@ def watch_command(
     keepalive: KeepaliveOpt = False,
     timestamps: TimestampsOpt = False,
     color: ColorOpt = ColorChoice.auto,
+    interactive: Annotated[
+        bool,
+        typer.Option(
+            "--interactive",
+            "-i",
+            help="Ask about permission prompts right here: allow, deny or leave them "
+            "(needs a terminal on stdin and stdout).",
+        ),
+    ] = False,
     retries: RetriesOpt = 10,
     retry_delay: RetryDelayOpt = 1.0,
     verbose: VerboseOpt = False,
@@ -300,28 +315,77 @@ def watch_command(
     ping_interval: PingIntervalOpt = 30.0,
     ping_timeout: PingTimeoutOpt = 20.0,
     open_timeout: OpenTimeoutOpt = 10.0,
+    history: Annotated[
+        int,
+        typer.Option(
+            "--history",
+            "-n",
+            min=0,
+            metavar="N",
+            help="First show the last N messages, then the live stream (each message once).",
+        ),
+    ] = 0,
+    record: Annotated[
+        Path | None,
+        typer.Option(
+            "--record",
+            metavar="FILE",
+            help="Also append every raw message, with its receive time, to FILE (JSONL).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Follow a session live: pretty on a terminal, one JSON line per message when piped."""
+    """Follow sessions live: pretty on a terminal, one JSON line per message when piped.
+
+    Several sessions: each reconnects on its own, a session that fails for good is reported
+    and the others go on; the exit code is the worst outcome (0 < 4 < 3 < 5 < others).
+    """
 
     def job() -> int:
         from sesstail.output import StatusReporter, want_color
 
-        target = resolve_target(session_id, base_url, org)
+        beyond_one = len(session_ids) > 1 or history > 0 or record is not None
+        if beyond_one and interactive:
+            raise UsageError("--interactive follows one session, without --history or --record")
+        targets = resolve_targets(session_ids, base_url, org)
+        target = targets[0]
         options = _build_options(types, excludes, until, keepalive)
         out_format = _choose_format(fmt, json_flag, sys.stdout)
-        settings = target.stream_settings(
-            retries=retries,
-            retry_delay=retry_delay,
-            ping_interval=ping_interval,
-            ping_timeout=ping_timeout,
-            open_timeout=open_timeout,
-        )
+        stream_options: dict[str, Any] = {
+            "retries": retries,
+            "retry_delay": retry_delay,
+            "ping_interval": ping_interval,
+            "ping_timeout": ping_timeout,
+            "open_timeout": open_timeout,
+        }
+        settings = target.stream_settings(**stream_options)
         reporter = StatusReporter(
             verbose=verbose or debug,
             quiet=quiet,
             color=want_color(color.value, sys.stderr),
             timestamps=timestamps,
         )
+        if beyond_one:
+            from sesstail.cli_sessions import follow_sessions
+
+            return follow_sessions(
+                targets,
+                stream_options,
+                out_format,
+                options,
+                reporter,
+                color=want_color(color.value, sys.stdout),
+                timestamps=timestamps,
+                history=history,
+                record=record,
+                retry_delay=retry_delay,
+            )
+        if interactive:
+            from sesstail.control import follow_interactively, require_terminal
+
+            terminal = require_terminal()
+            renderer = _build_renderer(out_format, want_color(color.value, sys.stdout), timestamps)
+            return follow_interactively(settings, renderer, options, reporter, terminal)
         renderer = _build_renderer(out_format, want_color(color.value, sys.stdout), timestamps)
         return _follow(settings, renderer, options, reporter)
 
@@ -360,17 +424,56 @@ def resolve_target(session_id: str, base_url: str, org: str | None) -> Target:
 
     Every command that talks to a session starts here.
     """
-    from sesstail.credentials import load_token, resolve_org
-    from sesstail.protocol import validate_base_url, validate_org, validate_session_id
+    from sesstail.protocol import validate_session_id
 
     session = validate_session_id(session_id)
+    account = resolve_account(base_url, org)
+    return account.target(session)
+
+
+def resolve_targets(session_ids: list[str], base_url: str, org: str | None) -> list[Target]:
+    """Sessions of one account: every id validated before any credential is looked up;
+    for one id, the same as ``resolve_target``."""
+    from sesstail.protocol import validate_session_id
+
+    sessions = list(dict.fromkeys(validate_session_id(s) for s in session_ids))
+    account = resolve_account(base_url, org)
+    return [account.target(s) for s in sessions]
+
+
+@dataclass(frozen=True)
+class Account:
+    """The sessions service and who we are to it: what a command about no one session
+    (``ls``), or about several, needs."""
+
+    base_url: str
+    org_uuid: str
+    env: dict[str, str]
+
+    def token(self) -> Token:
+        """The access token, read afresh (PROTOCOL §6)."""
+        from sesstail.credentials import load_token
+
+        return load_token(self.env)
+
+    def target(self, session_id: str) -> Target:
+        """A session of this account; ``session_id`` must be validated already."""
+        return Target(session_id, self.base_url, self.org_uuid, self.env)
+
+
+def resolve_account(base_url: str, org: str | None) -> Account:
+    """Validate the base URL and org (exit 2), then find a token (exit 3) and the org:
+    ``resolve_target`` without a session."""
+    from sesstail.credentials import load_token, resolve_org
+    from sesstail.protocol import validate_base_url, validate_org
+
     base = validate_base_url(base_url)
     if org:
         validate_org(org)
     env = dict(os.environ)
     token = load_token(env)
     org_uuid = resolve_org(org, env, lambda: _fetch_profile(base, token, env))
-    return Target(session, base, org_uuid, env)
+    return Account(base, org_uuid, env)
 
 
 def _fetch_profile(base: str, token: Token, env: dict[str, str]) -> dict[str, Any]:
@@ -403,12 +506,12 @@ def demo_command(
         import secrets as random_secrets
 
         from sesstail.connection import SessionStream, StreamSettings
+        from sesstail.control import demo_asker, watch_and_answer
         from sesstail.credentials import Token
         from sesstail.output import StatusReporter, want_color
         from sesstail.protocol import subscribe_url
         from sesstail.secrets import Secret
         from sesstail.server import DEMO_SESSION_ID, SessionsServer, demo_session
-        from sesstail.watch import watch
 
         options = _build_options(types, excludes, "result", False)
         out_format = _choose_format(fmt, json_flag, sys.stdout)
@@ -433,7 +536,10 @@ def demo_command(
                     retries=3,
                     retry_delay=0.2,
                 )
-                await watch(SessionStream(settings, reporter), renderer, options)
+                # The demo's permission prompt: asked on a terminal, else allowed (and said so)
+                # so that `sesstail demo | …` still ends by itself.
+                stream = SessionStream(settings, reporter)
+                await watch_and_answer(stream, renderer, options, demo_asker(reporter))
             return ExitCode.OK
 
         return asyncio.run(go())

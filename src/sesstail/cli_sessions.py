@@ -1,3 +1,422 @@
-"""Commands around the stream: list sessions, history, send, open, replay."""
+"""Commands around the stream: list sessions, history, send, open, replay.
+
+Also what ``watch`` does for several sessions, ``--history`` and ``--record``
+(``follow_sessions``). Only typer is imported at load: the REST client, websockets and the
+renderers are imported inside the commands.
+"""
 
 from __future__ import annotations
+
+import enum
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from sesstail.cli import (
+    BaseUrlOpt,
+    ColorChoice,
+    ColorOpt,
+    DebugOpt,
+    ExcludeOpt,
+    FormatOpt,
+    JsonOpt,
+    KeepaliveOpt,
+    OpenTimeoutOpt,
+    OrgOpt,
+    OutputFormat,
+    PingIntervalOpt,
+    PingTimeoutOpt,
+    QuietOpt,
+    RetriesOpt,
+    RetryDelayOpt,
+    TimestampsOpt,
+    TypeOpt,
+    UntilOpt,
+    VerboseOpt,
+    _build_options,
+    _build_renderer,
+    _choose_format,
+    _say,
+    app,
+    resolve_account,
+    resolve_target,
+    run,
+)
+from sesstail.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sesstail.cli import Account, Target
+    from sesstail.output import StatusReporter
+    from sesstail.sessions_api import SessionsApi
+    from sesstail.watch import WatchOptions
+
+DEFAULT_BASE = "https://api.anthropic.com"
+
+
+class SessionStatus(enum.StrEnum):
+    running = "running"
+    idle = "idle"
+    requires_action = "requires_action"
+    archived = "archived"
+
+
+SessionArg = Annotated[
+    str, typer.Argument(help="The session id (session_…) or its claude.ai/code address.")
+]
+
+
+def _api(where: Account | Target, retry_delay: float = 0.5) -> SessionsApi:
+    from sesstail.sessions_api import SessionsApi
+
+    return SessionsApi(
+        where.base_url, where.org_uuid, where.token, where.env, retry_delay=retry_delay
+    )
+
+
+# -- ls ------------------------------------------------------------------------------------
+
+
+@app.command("ls")
+def ls_command(
+    status: Annotated[
+        SessionStatus | None,
+        typer.Option("--status", help="Only sessions in this state.", show_default=False),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 20,
+    json_flag: Annotated[bool, typer.Option("--json", help="One JSON line per session.")] = False,
+    base_url: BaseUrlOpt = DEFAULT_BASE,
+    org: OrgOpt = None,
+    color: ColorOpt = ColorChoice.auto,
+    debug: DebugOpt = False,
+) -> None:
+    """List sessions, most recently active first: id, title, status, model, last update."""
+
+    def job() -> int:
+        import json
+
+        from sesstail.output import want_color
+
+        account = resolve_account(base_url, org)
+        items = list(_api(account).sessions(limit, status.value if status else None))
+        if json_flag:
+            for item in items:
+                sys.stdout.write(json.dumps(item, separators=(",", ":")) + "\n")
+            sys.stdout.flush()
+            return ExitCode.OK
+        if not items:
+            _say("sesstail: no sessions" + (f" with status {status.value}" if status else ""))
+            return ExitCode.OK
+        from sesstail.render.sessions_table import render_sessions
+
+        render_sessions(items, sys.stdout, color=want_color(color.value, sys.stdout))
+        return ExitCode.OK
+
+    run(job, debug=debug)
+
+
+# -- history -------------------------------------------------------------------------------
+
+
+@app.command("history")
+def history_command(
+    session_id: SessionArg,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, help="How many of the last messages.")
+    ] = 50,
+    base_url: BaseUrlOpt = DEFAULT_BASE,
+    org: OrgOpt = None,
+    fmt: FormatOpt = None,
+    json_flag: JsonOpt = False,
+    types: TypeOpt = None,
+    excludes: ExcludeOpt = None,
+    keepalive: KeepaliveOpt = False,
+    timestamps: TimestampsOpt = False,
+    color: ColorOpt = ColorChoice.auto,
+    debug: DebugOpt = False,
+) -> None:
+    """Print a session's last messages, oldest first, as `watch` would show them.
+
+    The filters apply to those last messages: `-n 50 -t assistant` shows the assistant
+    messages among the last 50.
+    """
+
+    def job() -> int:
+        from sesstail.output import want_color
+        from sesstail.sessions_api import as_messages
+
+        target = resolve_target(session_id, base_url, org)
+        options = _build_options(types, excludes, None, keepalive)
+        out_format = _choose_format(fmt, json_flag, sys.stdout)
+        objs = _api(target).history(target.session_id, limit)
+        renderer = _build_renderer(out_format, want_color(color.value, sys.stdout), timestamps)
+        try:
+            for msg in as_messages(objs):
+                if msg.obj["type"] == "keep_alive" and not options.keepalive:
+                    continue
+                if options.filter.keeps(msg.obj):
+                    renderer.message(msg)
+        finally:
+            renderer.close()
+        return ExitCode.OK
+
+    run(job, debug=debug)
+
+
+# -- open ----------------------------------------------------------------------------------
+
+
+def _has_desktop() -> bool:
+    import os
+
+    if sys.platform in ("darwin", "win32"):
+        return not os.environ.get("SSH_CONNECTION")
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+@app.command("open")
+def open_command(
+    session_id: SessionArg,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Only print the address.")
+    ] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Print a session's web address, and open it in a browser when there is a desktop."""
+
+    def job() -> int:
+        from urllib.parse import quote
+
+        from sesstail.protocol import WEB_URL, validate_session_id
+
+        url = WEB_URL + quote(validate_session_id(session_id), safe="")
+        print(url, flush=True)
+        if not no_browser and sys.stdout.isatty() and _has_desktop():
+            import webbrowser
+
+            if not webbrowser.open(url):
+                _say("sesstail: could not start a browser; the address is above")
+        return ExitCode.OK
+
+    run(job, debug=debug)
+
+
+# -- send ----------------------------------------------------------------------------------
+
+
+@app.command("send")
+def send_command(
+    session_id: SessionArg,
+    text: Annotated[str, typer.Argument(help="The prompt; - reads it from stdin.")],
+    watch_flag: Annotated[
+        bool, typer.Option("--watch", "-w", help="Then watch the session until that turn ends.")
+    ] = False,
+    base_url: BaseUrlOpt = DEFAULT_BASE,
+    org: OrgOpt = None,
+    fmt: FormatOpt = None,
+    json_flag: JsonOpt = False,
+    types: TypeOpt = None,
+    excludes: ExcludeOpt = None,
+    timestamps: TimestampsOpt = False,
+    color: ColorOpt = ColorChoice.auto,
+    retries: RetriesOpt = 10,
+    retry_delay: RetryDelayOpt = 1.0,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    ping_interval: PingIntervalOpt = 30.0,
+    ping_timeout: PingTimeoutOpt = 20.0,
+    open_timeout: OpenTimeoutOpt = 10.0,
+) -> None:
+    """Send a prompt to a session; it is never delivered twice, even when retried.
+
+    Without --watch, prints the prompt's uuid.
+    """
+
+    def job() -> int:
+        import uuid
+
+        from sesstail.output import StatusReporter, want_color
+
+        target = resolve_target(session_id, base_url, org)
+        prompt = sys.stdin.read() if text == "-" else text
+        if not prompt.strip():
+            raise UsageError("the prompt is empty")
+        api = _api(target, retry_delay=retry_delay)
+        prompt_uuid = str(uuid.uuid4())
+        reporter = StatusReporter(
+            verbose=verbose or debug, quiet=quiet, color=want_color(color.value, sys.stderr)
+        )
+        if not watch_flag:
+            api.send_prompt(target.session_id, prompt, prompt_uuid)
+            reporter(f"sent to {target.session_id}", True)
+            print(prompt_uuid, flush=True)
+            return ExitCode.OK
+        import asyncio
+
+        from sesstail.attach import AfterPrompt
+        from sesstail.connection import SessionStream
+        from sesstail.watch import watch
+
+        options = _build_options(types, excludes, None, False)
+        out_format = _choose_format(fmt, json_flag, sys.stdout)
+        settings = target.stream_settings(
+            retries=retries,
+            retry_delay=retry_delay,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            open_timeout=open_timeout,
+        )
+        renderer = _build_renderer(out_format, want_color(color.value, sys.stdout), timestamps)
+
+        def post() -> None:
+            api.send_prompt(target.session_id, prompt, prompt_uuid)
+            reporter(f"sent to {target.session_id}", True)
+
+        async def go() -> int:
+            source = AfterPrompt(SessionStream(settings, reporter), prompt_uuid, post)
+            await watch(source, renderer, options)
+            return ExitCode.OK
+
+        return asyncio.run(go())
+
+    run(job, debug=debug)
+
+
+# -- replay --------------------------------------------------------------------------------
+
+
+@app.command("replay")
+def replay_command(
+    file: Annotated[
+        str, typer.Argument(metavar="FILE", help="A recording or JSONL of messages; - is stdin.")
+    ],
+    realtime: Annotated[
+        bool, typer.Option("--realtime", help="Keep the recorded timing (instant by default).")
+    ] = False,
+    speed: Annotated[
+        float,
+        typer.Option("--speed", min=0.001, help="With --realtime: this many times faster."),
+    ] = 1.0,
+    fmt: FormatOpt = None,
+    json_flag: JsonOpt = False,
+    types: TypeOpt = None,
+    excludes: ExcludeOpt = None,
+    until: UntilOpt = None,
+    keepalive: KeepaliveOpt = False,
+    timestamps: TimestampsOpt = False,
+    color: ColorOpt = ColorChoice.auto,
+    debug: DebugOpt = False,
+) -> None:
+    """Render a recording (`watch --record`) or a `--json` capture, as `watch` would.
+
+    Bad lines are reported with their line number and skipped.
+    """
+
+    def job() -> int:
+        from sesstail.output import StatusReporter, want_color
+        from sesstail.record import replay
+
+        options = _build_options(types, excludes, until, keepalive)
+        out_format = _choose_format(fmt, json_flag, sys.stdout)
+        reporter = StatusReporter(color=want_color(color.value, sys.stderr))
+        if file == "-":
+            lines: Any = sys.stdin
+        else:
+            try:
+                lines = Path(file).open(encoding="utf-8", errors="replace")  # noqa: SIM115
+            except OSError as exc:
+                raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
+        renderer = _build_renderer(out_format, want_color(color.value, sys.stdout), timestamps)
+        try:
+            replay(
+                lines,
+                renderer,
+                options,
+                speed=speed if realtime else None,
+                warn=reporter.line,
+            )
+        finally:
+            if lines is not sys.stdin:
+                lines.close()
+        return ExitCode.OK
+
+    run(job, debug=debug)
+
+
+# -- watch: several sessions, --history, --record --------------------------------------------
+
+
+def follow_sessions(
+    targets: list[Target],
+    stream_options: dict[str, Any],
+    out_format: OutputFormat,
+    options: WatchOptions,
+    reporter: StatusReporter,
+    *,
+    color: bool,
+    timestamps: bool,
+    history: int,
+    record: Path | None,
+    retry_delay: float,
+) -> int:
+    """``watch`` beyond one plain session: several at once, a backfill, a recording."""
+    import asyncio
+    from functools import partial
+
+    from sesstail.attach import Backfilled
+    from sesstail.connection import SessionStream
+    from sesstail.multi import Followed, follow_many, session_labels
+    from sesstail.output import JsonlWriter
+    from sesstail.record import Recorded, Recorder
+    from sesstail.watch import MessageSource, Renderer, watch
+
+    several = len(targets) > 1
+    labels = session_labels([t.session_id for t in targets]) if several else {}
+    recorder = Recorder.open(record) if record is not None else None
+    jsonl = JsonlWriter(sys.stdout) if out_format is OutputFormat.jsonl else None
+
+    def renderer_for(label: str | None) -> Renderer:
+        if jsonl is not None:
+            return jsonl  # the lines stay the messages themselves: they carry session_id
+        from sesstail.render.pretty import PrettyRenderer
+
+        return PrettyRenderer(sys.stdout, color=color, timestamps=timestamps, label=label)
+
+    def fetch_history(target: Target) -> list[Any]:
+        from sesstail.sessions_api import as_messages
+
+        objs = _api(target, retry_delay=retry_delay).history(target.session_id, history)
+        return as_messages(objs)
+
+    async def go() -> int:
+        followed: list[Followed] = []
+        for target in targets:
+            label = labels.get(target.session_id, "")
+            status: Callable[[str, bool], None] = reporter
+            if label:
+                status = partial(_labelled, reporter, label.strip())
+            stream = SessionStream(target.stream_settings(**stream_options), status)
+            source: MessageSource = stream
+            if history:
+                source = Backfilled(stream, partial(fetch_history, target))
+            if recorder is not None:
+                source = Recorded(source, recorder)
+            followed.append(Followed(target.session_id, label, source, renderer_for(label)))
+        if not several:
+            await watch(followed[0].source, followed[0].renderer, options)
+            return ExitCode.OK
+        return await follow_many(followed, options, reporter.line)
+
+    try:
+        return asyncio.run(go())
+    finally:
+        if recorder is not None:
+            recorder.close()
+
+
+def _labelled(reporter: StatusReporter, label: str, text: str, verbose_only: bool) -> None:
+    reporter(f"{label}: {text}", verbose_only)

@@ -5,11 +5,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from sesstail.connection import SessionStream
 from sesstail.protocol import Message, TypeFilter
+
+
+class MessageSource(Protocol):
+    """Where messages come from: a ``SessionStream``, or one wrapped (backfill, recording)."""
+
+    def messages(self) -> AsyncIterator[Message]: ...
 
 
 class Renderer(Protocol):
@@ -25,13 +31,14 @@ class WatchOptions:
     keepalive: bool = False
 
 
-async def watch(stream: SessionStream, renderer: Renderer, options: WatchOptions) -> bool:
+async def watch(stream: MessageSource, renderer: Renderer, options: WatchOptions) -> bool:
     """Render the stream until it ends or ``--until`` matches; True when ``--until`` matched."""
     keeps = options.filter.keeps
     until = options.until
     show = renderer.message
+    messages = stream.messages()
     try:
-        async for msg in stream.messages():
+        async for msg in messages:
             obj = msg.obj
             if obj["type"] == "keep_alive" and not options.keepalive:
                 continue
@@ -41,4 +48,8 @@ async def watch(stream: SessionStream, renderer: Renderer, options: WatchOptions
                 return True
         return False
     finally:
+        # Close the stream now, not when the generator is collected: its socket goes with it.
+        aclose = getattr(messages, "aclose", None)
+        if aclose is not None:
+            await aclose()
         renderer.close()

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import json
 import re
+import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -18,6 +20,7 @@ from websockets.exceptions import ConnectionClosed
 
 from sesstail.errors import UsageError
 from sesstail.protocol import control_error, control_success, encode
+from sesstail.server.rest_api import RequestBodyConnection, RestApi
 
 DEMO_SESSION_ID = "session_01DemoSesstailWalkthrough"
 _PATH = re.compile(r"^/v1/sessions/ws/(?P<session>[^/]+)/subscribe$")
@@ -54,8 +57,18 @@ class Faults:
     freeze_after: int | None = None  # stop reading (so no pongs) after N messages
     reject_status: int | None = None  # refuse the handshake with this HTTP status
     junk_frames: list[str | bytes] = field(default_factory=list)  # sent before the messages
-    replay_history: bool = False  # a reconnect starts from the first message again
+    # Every connection starts from the first message (the client shows each uuid once), so a
+    # new watcher sees the whole session; False: a connection resumes where the last one ended.
+    replay_history: bool = True
     end_with_close: bool = False  # close 1000 once every message is played (all connections)
+    # Control requests from clients (all connections): answer every one with this error text,
+    # answer after a delay, or never answer at all.
+    control_error: str | None = None
+    control_delay: float = 0.0
+    control_silent: bool = False
+    # Withdraw a permission prompt nobody answered after this many seconds (the turn ended);
+    # the session then carries on as if it had been answered elsewhere.
+    withdraw_prompts_after: float | None = None
 
 
 def _parse_line(text: str, where: str) -> tuple[dict[str, Any], float | None]:
@@ -157,9 +170,18 @@ class SessionsServer:
         self.request_paths: list[str] = []
         self._progress: dict[str, _Progress] = {}
         self._live: dict[str, set[ServerConnection]] = {}
+        # Permission prompts in the played sessions, by position, and their answers: every
+        # connection that reaches an open prompt sends it and waits on the same answer.
+        self._prompts: dict[str, dict[int, dict[str, Any]]] = {}
+        self._gates: dict[tuple[str, str], asyncio.Future[dict[str, Any]]] = {}
+        # What each session has said so far, played or posted: the history endpoint serves it
+        # and a replaying connection starts with it, so the two agree.
+        self.history: dict[str, list[str]] = {}
+        self.last_activity: dict[str, float] = {}
+        self.rest = RestApi(self)
         # Answers plain HTTP requests on the WebSocket's port (the REST endpoints); returns a
         # response, or None to go on with the WebSocket handshake.
-        self.http_handler: Callable[[ServerConnection, Any], Any] | None = None
+        self.http_handler: Callable[[ServerConnection, Any], Any] | None = self.rest.handle
         self._server: Server | None = None
 
     # -- life cycle -----------------------------------------------------------------------
@@ -172,6 +194,7 @@ class SessionsServer:
             compression=None,
             max_size=None,
             process_request=self._process_request,
+            create_connection=RequestBodyConnection,
             ping_interval=None,
             close_timeout=1,
         )
@@ -179,6 +202,7 @@ class SessionsServer:
         self.port = sock.getsockname()[1]
 
     async def stop(self) -> None:
+        await self.rest.aclose()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -227,6 +251,26 @@ class SessionsServer:
                 sent += 1
         return sent
 
+    def remember(self, session_id: str, line: str) -> None:
+        """Add a message to what the session has said (its history)."""
+        self.history.setdefault(session_id, []).append(line)
+        self.last_activity[session_id] = time.time()
+
+    async def publish(self, session_id: str, line: str) -> None:
+        """A new message of the session: into its history, and to everyone watching it."""
+        self.remember(session_id, line)
+        await self.broadcast(session_id, line)
+
+    def play_ahead(self, session_id: str, count: int | None = None) -> None:
+        """Count the first ``count`` messages (all by default) as played before anyone
+        watched: they are history, and a connection gets them only as a replay."""
+        session = self.sessions[session_id]
+        progress = self._progress.setdefault(session_id, _Progress())
+        end = len(session.messages) if count is None else min(count, len(session.messages))
+        for index in range(progress.delivered, end):
+            self.remember(session_id, session.messages[index])
+        progress.delivered = max(progress.delivered, end)
+
     async def _handle(self, ws: ServerConnection) -> None:
         self.connection_count += 1
         number = self.connection_count
@@ -257,7 +301,7 @@ class SessionsServer:
         # Playback pauses (pacing, keep-alive intervals) must not outlive the connection:
         # whichever ends first, the connection or the playback, ends the other.
         tasks = {
-            asyncio.create_task(self._read_controls(ws)),
+            asyncio.create_task(self._read_controls(ws, session)),
             asyncio.create_task(self._play(ws, session, faulty)),
         }
         try:
@@ -276,9 +320,16 @@ class SessionsServer:
         if faulty:
             for junk in faults.junk_frames:
                 await ws.send(junk)
-        start = 0 if faults.replay_history else progress.delivered
+        # A replaying connection first gets what the session has said so far, played and
+        # posted alike, as the history endpoint tells it; then what is new, with its pacing.
+        backlog = self.history.get(session.session_id, []) if faults.replay_history else []
+        start = progress.delivered
+        planned: list[tuple[str, float, int | None]] = [(line, 0.0, None) for line in backlog]
+        planned.extend(
+            (session.messages[i], session.gaps[i], i) for i in range(start, len(session.messages))
+        )
         sent = 0
-        for index in range(start, len(session.messages)):
+        for line, gap, index in planned:
             if faulty and sent == faults.drop_after:
                 self._log("dropping the connection (test hook)")
                 ws.transport.abort()
@@ -291,12 +342,22 @@ class SessionsServer:
                 ws.transport.pause_reading()
                 await ws.wait_closed()
                 return
-            gap = session.gaps[index]
             if self.speed > 0 and gap > 0:
                 await asyncio.sleep(gap / self.speed)
-            await ws.send(session.messages[index])
+            prompt = self._prompts_of(session).get(index) if index is not None else None
+            if prompt is not None and index is not None:
+                decision = await self._prompt_gate(ws, session, prompt, line)
+                sent += 1
+                progress.delivered = max(progress.delivered, index + 1)
+                if decision.get("behavior") == "deny":
+                    await self._play_denial(ws, session, prompt, decision)
+                    break
+                continue
+            await ws.send(line)
             sent += 1
-            progress.delivered = max(progress.delivered, index + 1)
+            if index is not None and index >= progress.delivered:
+                progress.delivered = index + 1
+                self.remember(session.session_id, line)
         if faulty and faults.close_after is not None and sent <= faults.close_after:
             await ws.close(faults.close_code, faults.close_reason)
             return
@@ -307,7 +368,8 @@ class SessionsServer:
             await asyncio.sleep(self.keepalive_interval)
             await ws.send('{"type":"keep_alive"}')
 
-    async def _read_controls(self, ws: ServerConnection) -> None:
+    async def _read_controls(self, ws: ServerConnection, session: ServedSession) -> None:
+        faults = self.faults
         with contextlib.suppress(ConnectionClosed):
             async for frame in ws:
                 try:
@@ -317,9 +379,239 @@ class SessionsServer:
                 if not isinstance(obj, dict):
                     continue
                 self.received.append(obj)
+                if obj.get("type") == "control_response":
+                    await self._take_prompt_answer(ws, session, obj)
+                    continue
                 answer = self.answer_control(obj)
-                if answer is not None:
-                    await ws.send(encode(answer))
+                if answer is None or faults.control_silent:
+                    continue
+                if faults.control_error is not None:
+                    answer = control_error(answer["response"]["request_id"], faults.control_error)
+                if faults.control_delay > 0:
+                    await asyncio.sleep(faults.control_delay)
+                await ws.send(encode(answer))
+                if answer["response"]["subtype"] == "success":
+                    await self._show_change(session, obj["request"])
+
+    async def _show_change(self, session: ServedSession, request: dict[str, Any]) -> None:
+        """A setter's effect, as the session reports it in a following ``system`` message."""
+        subtype = request.get("subtype")
+        note: dict[str, Any]
+        if subtype == "set_permission_mode":
+            note = {"subtype": "status", "status": None, "permissionMode": request.get("mode")}
+        elif subtype == "set_model":
+            model = request.get("model")
+            text = "Model reset to the default" if model == "default" else f"Model set to {model}"
+            note = {"subtype": "informational", "content": text, "model": model}
+        elif subtype == "set_max_thinking_tokens":
+            tokens = request.get("max_thinking_tokens")
+            text = (
+                "Thinking budget reset to the default"
+                if tokens is None
+                else "Thinking turned off"
+                if tokens == 0
+                else f"Thinking budget set to {tokens} tokens"
+            )
+            note = {"subtype": "informational", "content": text, "max_thinking_tokens": tokens}
+        else:
+            return
+        message = {
+            "type": "system",
+            **note,
+            "session_id": session.session_id,
+            "uuid": str(uuid.uuid4()),
+        }
+        await self.publish(session.session_id, encode(message))
+
+    # -- permission prompts -----------------------------------------------------------------
+
+    def _prompts_of(self, session: ServedSession) -> dict[int, dict[str, Any]]:
+        """The ``can_use_tool`` requests among a session's messages, by position."""
+        found = self._prompts.get(session.session_id)
+        if found is None:
+            found = {}
+            for index, line in enumerate(session.messages):
+                if '"control_request"' not in line:
+                    continue
+                obj = json.loads(line)
+                request = obj.get("request")
+                if (
+                    obj.get("type") == "control_request"
+                    and isinstance(obj.get("request_id"), str)
+                    and isinstance(request, dict)
+                    and request.get("subtype") == "can_use_tool"
+                ):
+                    found[index] = obj
+            self._prompts[session.session_id] = found
+        return found
+
+    def _gate(self, session_id: str, request_id: str) -> asyncio.Future[dict[str, Any]]:
+        key = (session_id, request_id)
+        gate = self._gates.get(key)
+        if gate is None:
+            gate = self._gates[key] = asyncio.get_running_loop().create_future()
+        return gate
+
+    async def _prompt_gate(
+        self, ws: ServerConnection, session: ServedSession, prompt: dict[str, Any], line: str
+    ) -> dict[str, Any]:
+        """Ask (unless someone already answered) and wait for the first answer."""
+        request_id = prompt["request_id"]
+        gate = self._gate(session.session_id, request_id)
+        if gate.done():
+            return gate.result()
+        await ws.send(line)
+        self._log(f"permission prompt {request_id}: waiting for an answer")
+        withdraw_after = self.faults.withdraw_prompts_after
+        try:
+            if withdraw_after is None:
+                return await asyncio.shield(gate)
+            return await asyncio.wait_for(asyncio.shield(gate), withdraw_after)
+        except TimeoutError:
+            if not gate.done():
+                gate.set_result({"behavior": "withdrawn"})
+                self._log(f"permission prompt {request_id}: withdrawn (test hook)")
+                cancel = encode({"type": "control_cancel_request", "request_id": request_id})
+                await self.broadcast(session.session_id, cancel)
+            return gate.result()
+
+    async def _take_prompt_answer(
+        self, ws: ServerConnection, session: ServedSession, obj: dict[str, Any]
+    ) -> None:
+        """A client's answer to a prompt: the first one wins, the others are ignored."""
+        body = obj.get("response")
+        if not isinstance(body, dict) or not isinstance(body.get("request_id"), str):
+            return
+        request_id = body["request_id"]
+        known = any(p["request_id"] == request_id for p in self._prompts_of(session).values())
+        # An answer may come before the playback reaches its prompt: it still counts.
+        gate = self._gate(session.session_id, request_id) if known else None
+        if gate is None or gate.done():
+            self._log(f"answer to {request_id} ignored: no open prompt")
+            return
+        decision: dict[str, Any]
+        inner = body.get("response")
+        if body.get("subtype") == "error":
+            decision = {"behavior": "deny", "message": str(body.get("error") or "")}
+        elif not isinstance(inner, dict):
+            self._log(f"answer to {request_id} ignored: no response object")
+            return
+        elif inner.get("behavior") == "deny" or (
+            inner.get("behavior") == "allow" and isinstance(inner.get("updatedInput"), dict)
+        ):
+            decision = inner
+        else:
+            self._log(f"answer to {request_id} ignored: not an allow or deny")
+            return
+        gate.set_result(decision)
+        self._log(f"permission prompt {request_id}: {decision['behavior']}")
+        # Everyone else who was asked sees the prompt withdrawn (PROTOCOL §4).
+        cancel = encode({"type": "control_cancel_request", "request_id": request_id})
+        for other in list(self._live.get(session.session_id, ())):
+            if other is not ws:
+                with contextlib.suppress(ConnectionClosed):
+                    await other.send(cancel)
+
+    async def _play_denial(
+        self,
+        ws: ServerConnection,
+        session: ServedSession,
+        prompt: dict[str, Any],
+        decision: dict[str, Any],
+    ) -> None:
+        """A denied tool: the denial as its result, then the turn ends without it."""
+        request = prompt["request"]
+        tool = str(request.get("tool_name") or "the tool")
+        request_id = prompt["request_id"]
+        message = decision.get("message")
+        reason = message if isinstance(message, str) and message else "The user denied this."
+        sid = session.session_id
+
+        def uid(n: int) -> str:
+            return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{sid}/{request_id}/{n}"))
+
+        last = json.loads(session.messages[-1]) if session.messages else {}
+        final = last if last.get("type") == "result" else {}
+        denial = {
+            "tool_name": tool,
+            "tool_use_id": request.get("tool_use_id"),
+            "tool_input": request.get("input"),
+        }
+        lines: list[dict[str, Any]] = [
+            {
+                "type": "user",
+                "message": {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "tool_result",
+                            "tool_use_id": request.get("tool_use_id"),
+                            "content": f"Permission to use {tool} was denied: {reason}",
+                            "is_error": True,
+                        }
+                    ],
+                },
+                "parent_tool_use_id": None,
+            }
+        ]
+        common = {k: final[k] for k in ("duration_ms", "num_turns", "total_cost_usd") if k in final}
+        if decision.get("interrupt") is True:
+            lines.append(
+                {
+                    "type": "user",
+                    "message": {
+                        "role": "user",
+                        "content": [
+                            {"type": "text", "text": "[Request interrupted by user for tool use]"}
+                        ],
+                    },
+                    "parent_tool_use_id": None,
+                }
+            )
+            lines.append(
+                {
+                    "type": "result",
+                    "subtype": "error_during_execution",
+                    "is_error": True,
+                    "errors": [f"Interrupted: {tool} was denied"],
+                    "permission_denials": [denial],
+                    **common,
+                }
+            )
+        else:
+            text = f"Understood: I won't use {tool} for this. Tell me how you'd like to proceed."
+            lines.append(
+                {
+                    "type": "assistant",
+                    "message": {
+                        "id": f"msg_denied_{uid(0)[:8]}",
+                        "role": "assistant",
+                        "content": [{"type": "text", "text": text}],
+                    },
+                    "parent_tool_use_id": None,
+                }
+            )
+            lines.append(
+                {
+                    "type": "result",
+                    "subtype": "success",
+                    "is_error": False,
+                    "result": text,
+                    "permission_denials": [denial],
+                    **common,
+                }
+            )
+        encoded = [
+            encode({**obj, "session_id": sid, "uuid": uid(n)}) for n, obj in enumerate(lines, 1)
+        ]
+        progress = self._progress.setdefault(sid, _Progress())
+        if progress.delivered < len(session.messages):
+            # Into the history at once, before any await: this connection may close midway.
+            progress.delivered = len(session.messages)
+            for line in encoded:
+                self.remember(sid, line)
+        for line in encoded:
+            await ws.send(line)
 
     def answer_control(self, obj: dict[str, Any]) -> dict[str, Any] | None:
         """The session's answer to a control frame from a client (PROTOCOL §4)."""
@@ -337,4 +629,62 @@ class SessionsServer:
             if mode not in ("default", "acceptEdits", "bypassPermissions", "plan", "dontAsk"):
                 return control_error(request_id, f"Invalid permission mode: {mode}")
             return control_success(request_id, {"mode": mode})
+        if subtype == "mcp_status":
+            return control_success(request_id, {"mcpServers": _MCP_SERVERS})
+        if subtype == "get_context_usage":
+            return control_success(request_id, _CONTEXT_USAGE)
+        if subtype == "get_settings":
+            return control_success(request_id, _SETTINGS)
+        if subtype in ("stop_task", "rename_session"):
+            return control_success(request_id, {} if subtype == "stop_task" else None)
         return control_error(request_id, f"Unsupported control request subtype: {subtype}")
+
+
+# What the embedded sessions report about themselves: realistic shapes, fixed values.
+_MCP_SERVERS: list[dict[str, Any]] = [
+    {
+        "name": "github",
+        "status": "connected",
+        "serverInfo": {"name": "github-mcp-server", "version": "0.9.1"},
+        "scope": "user",
+        "tools": [{"name": n} for n in ("search_issues", "get_pull_request", "create_issue")],
+    },
+    {
+        "name": "sentry",
+        "status": "needs-auth",
+        "scope": "project",
+        "error": "OAuth sign-in required",
+    },
+    {
+        "name": "postgres",
+        "status": "failed",
+        "scope": "local",
+        "error": "connect ECONNREFUSED 127.0.0.1:5432",
+    },
+]
+_CONTEXT_CATEGORIES = [
+    ("System prompt", 3_120, "promptBorder"),
+    ("System tools", 14_650, "inactive"),
+    ("MCP tools", 2_310, "cyan"),
+    ("Memory files", 1_840, "claude"),
+    ("Messages", 41_280, "permission"),
+]
+_CONTEXT_USED = sum(tokens for _, tokens, _ in _CONTEXT_CATEGORIES)
+_CONTEXT_USAGE: dict[str, Any] = {
+    "categories": [
+        *(
+            {"name": name, "tokens": tokens, "color": color}
+            for name, tokens, color in _CONTEXT_CATEGORIES
+        ),
+        {"name": "Free space", "tokens": 200_000 - _CONTEXT_USED, "color": "promptBorder"},
+    ],
+    "totalTokens": _CONTEXT_USED,
+    "maxTokens": 200_000,
+    "percentage": round(100 * _CONTEXT_USED / 200_000),
+    "model": "claude-sonnet-4-5",
+}
+_SETTINGS: dict[str, Any] = {
+    "effective": {"model": "claude-sonnet-4-5", "permissions": {"defaultMode": "default"}},
+    "sources": ["user", "project"],
+    "applied": {"user": "~/.claude/settings.json", "project": ".claude/settings.json"},
+}

@@ -1,0 +1,178 @@
+"""Subscribe first, then ask the REST endpoints: nothing said in between is lost.
+
+``watch --history N`` and ``send --watch`` both need a REST call (the last messages; posting
+the prompt) while the live stream is already subscribed. ``Subscription`` runs the stream in
+the background and queues what it receives until it is wanted.
+
+Backfill: the history is shown first, then the live messages, each ``uuid`` once. A live
+message that is also in the history is dropped; and every live message received before the
+last one that is in the history is dropped too, because the stream is ordered: those are the
+service replaying what it had said before we attached (PROTOCOL §2), older than the history.
+To tell such a replay from new messages, the history is asked for only once the stream has
+said something (or has stayed quiet for ``SETTLE_S``): a message received before asking was
+said before asking, so if it is not among the last N it is older than them, and the live
+stream is skipped until it reaches them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sesstail.protocol import Message
+
+if TYPE_CHECKING:
+    from sesstail.connection import SessionStream
+
+
+SETTLE_S = 0.3
+# Never kept in a session's history, so their absence from it says nothing about their age.
+_TRANSIENT = frozenset({"keep_alive", "stream_event"})
+
+
+class _End:
+    pass
+
+
+_END = _End()
+
+
+class Subscription:
+    """A session stream received in the background into a queue."""
+
+    def __init__(self, stream: SessionStream) -> None:
+        self.stream = stream
+        self._queue: asyncio.Queue[Message | _End] = asyncio.Queue()
+        self._pump: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._pump = asyncio.get_running_loop().create_task(self._receive())
+
+    async def _receive(self) -> None:
+        try:
+            async for msg in self.stream.messages():
+                self._queue.put_nowait(msg)
+        finally:
+            self._queue.put_nowait(_END)
+
+    async def connected(self) -> None:
+        """Wait until the stream is subscribed; its failure, if it fails first, is raised."""
+        assert self._pump is not None
+        waiter = asyncio.ensure_future(self.stream.wait_connected())
+        try:
+            await asyncio.wait({waiter, self._pump}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if self._pump.done() and not self._pump.cancelled():
+            self._pump.result()  # raises what ended the stream
+
+    async def first_message(self, timeout: float) -> None:
+        """Wait until something has been received (or the stream ended), at most ``timeout``."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._queue.empty() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.005)
+
+    def received(self) -> list[Message]:
+        """What has arrived so far, without waiting (the end of the stream stays queued)."""
+        out: list[Message] = []
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if isinstance(item, _End):
+                self._queue.put_nowait(item)
+                break
+            out.append(item)
+        return out
+
+    async def messages(self) -> AsyncIterator[Message]:
+        while True:
+            item = await self._queue.get()
+            if isinstance(item, _End):
+                self._queue.put_nowait(item)
+                assert self._pump is not None
+                if not self._pump.cancelled():
+                    self._pump.result()
+                return
+            yield item
+
+    async def aclose(self) -> None:
+        if self._pump is not None and not self._pump.done():
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+
+
+def _uuid(msg: Message) -> str | None:
+    value = msg.obj.get("uuid")
+    return value if type(value) is str else None
+
+
+@dataclass
+class Backfilled:
+    """The last messages from the history endpoint, then the live stream, each once."""
+
+    stream: SessionStream
+    fetch: Callable[[], list[Message]]  # blocking (a REST call): run in a thread
+
+    async def messages(self) -> AsyncIterator[Message]:
+        subscription = Subscription(self.stream)
+        subscription.start()
+        try:
+            await subscription.connected()
+            await subscription.first_message(SETTLE_S)
+            before_asking = subscription.received()
+            history = await asyncio.to_thread(self.fetch)
+            known = {u for u in map(_uuid, history) if u is not None}
+            for message_uuid in known:  # a later replay is dropped at the source
+                self.stream.seen.first_time(message_uuid)
+            for msg in history:
+                yield msg
+            buffered = before_asking + subscription.received()
+            overlap = [i for i, msg in enumerate(buffered) if _uuid(msg) in known]
+            # Said before we asked, yet not among the last N: an older replay, skipped.
+            skipping = not overlap and any(
+                _uuid(msg) is not None and msg.obj["type"] not in _TRANSIENT
+                for msg in before_asking
+            )
+            for msg in buffered[overlap[-1] + 1 :] if overlap else buffered:
+                if skipping:
+                    skipping = _uuid(msg) not in known
+                elif _uuid(msg) not in known:
+                    yield msg
+            async for msg in subscription.messages():
+                if skipping:
+                    skipping = _uuid(msg) not in known
+                elif _uuid(msg) not in known:
+                    yield msg
+        finally:
+            await subscription.aclose()
+
+
+@dataclass
+class AfterPrompt:
+    """Post a prompt once subscribed, then the session from the prompt to that turn's
+    ``result``. What the stream replays from before the prompt is not shown."""
+
+    stream: SessionStream
+    prompt_uuid: str
+    post: Callable[[], object]  # blocking (a REST call): run in a thread
+
+    async def messages(self) -> AsyncIterator[Message]:
+        subscription = Subscription(self.stream)
+        subscription.start()
+        try:
+            await subscription.connected()
+            await asyncio.to_thread(self.post)
+            echoed = False
+            async for msg in subscription.messages():
+                if not echoed:
+                    echoed = _uuid(msg) == self.prompt_uuid
+                    if not echoed:
+                        continue
+                yield msg
+                if msg.obj["type"] == "result":
+                    return
+        finally:
+            await subscription.aclose()
