@@ -791,14 +791,19 @@ def test_demo_session_has_the_recorded_shape() -> None:
         message = record["message"]
         assert isinstance(message["type"], str)
         assert message["session_id"] == SESSION
-        assert message["type"] not in ("keep_alive", "control_request")
+        assert message["type"] != "keep_alive"
+    # One permission prompt, which the server waits on: it asks about a call already made.
+    prompts = [r["message"] for r in records if r["message"]["type"] == "control_request"]
+    assert [p["request"]["subtype"] for p in prompts] == ["can_use_tool"]
+    assert "uuid" not in prompts[0]
 
 
 def test_demo_session_uuids_are_unique_uuid4() -> None:
-    """Every demo message but stream events has its own uuid4."""
+    """Every demo message but stream events and the control request has its own uuid4."""
     messages = [record["message"] for record in demo_records()]
-    ids = [m["uuid"] for m in messages if m["type"] != "stream_event"]
-    assert len(ids) == len(set(ids)) == sum(m["type"] != "stream_event" for m in messages)
+    carrying = [m for m in messages if m["type"] not in ("stream_event", "control_request")]
+    ids = [m["uuid"] for m in carrying]
+    assert len(ids) == len(set(ids)) == len(carrying)
     assert all(uuid.UUID(value).version == 4 for value in ids)
 
 

@@ -1,3 +1,628 @@
-"""Commands that send control requests into a session (interrupt, setters, permissions)."""
+"""Commands that send control requests into a session (interrupt, setters, permissions).
+
+Each one connects, sends one request, waits for the answer with its ``request_id`` and says
+what happened: exit 6 when the session answers with an error, 7 when it does not answer in
+time. Only typer is imported at load; the rest inside the commands.
+"""
 
 from __future__ import annotations
+
+import enum
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from sesstail.cli import (
+    BaseUrlOpt,
+    DebugOpt,
+    OpenTimeoutOpt,
+    OrgOpt,
+    QuietOpt,
+    VerboseOpt,
+    app,
+    resolve_target,
+    run,
+)
+from sesstail.errors import ExitCode
+
+if TYPE_CHECKING:
+    from sesstail.connection import SessionStream
+
+
+class PermissionMode(enum.StrEnum):
+    default = "default"
+    acceptEdits = "acceptEdits"
+    bypassPermissions = "bypassPermissions"
+    plan = "plan"
+    dontAsk = "dontAsk"
+
+
+class WaitState(enum.StrEnum):
+    result = "result"
+    idle = "idle"
+    blocked = "blocked"
+
+
+SessionArg = Annotated[
+    str, typer.Argument(help="The session id (session_…) or its claude.ai/code address.")
+]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option("--timeout", min=0.01, help="Seconds to wait for the answer (exit 7 after)."),
+]
+JsonAnswerOpt = Annotated[
+    bool, typer.Option("--json", help="Print the whole control_response object on stdout.")
+]
+RequestIdArg = Annotated[
+    str, typer.Argument(help="The request_id of the permission prompt (shown by watch).")
+]
+
+DEFAULT_TIMEOUT = 10.0
+
+
+def _reporter(verbose: bool, quiet: bool, debug: bool) -> Callable[[str, bool], None]:
+    from sesstail.output import StatusReporter
+
+    # A one-shot command says nothing about connecting unless asked: its answer is the news.
+    return StatusReporter(verbose=verbose or debug, quiet=quiet or not (verbose or debug))
+
+
+def _open_stream(
+    session_id: str,
+    base_url: str,
+    org: str | None,
+    open_timeout: float,
+    reporter: Callable[[str, bool], None],
+) -> tuple[str, SessionStream]:
+    from sesstail.connection import SessionStream
+
+    target = resolve_target(session_id, base_url, org)
+    settings = target.stream_settings(retries=3, retry_delay=0.5, open_timeout=open_timeout)
+    return target.session_id, SessionStream(settings, reporter)
+
+
+def _print_json(obj: dict[str, Any]) -> None:
+    from sesstail.protocol import encode
+
+    sys.stdout.write(encode(obj) + "\n")
+    sys.stdout.flush()
+
+
+def _control(
+    session_id: str,
+    base_url: str,
+    org: str | None,
+    subtype: str,
+    fields: dict[str, Any] | None,
+    *,
+    timeout: float,
+    json_out: bool,
+    describe: Callable[[str, dict[str, Any]], str | None],
+    verbose: bool,
+    quiet: bool,
+    debug: bool,
+    open_timeout: float,
+) -> None:
+    """The body of every request/answer command: send, wait, say what happened.
+
+    ``describe(session, response)`` gives the human line (or prints a picture and gives None).
+    """
+
+    def job() -> int:
+        import asyncio
+
+        from sesstail.control import request, success_body
+
+        session, stream = _open_stream(
+            session_id, base_url, org, open_timeout, _reporter(verbose, quiet, debug)
+        )
+        answer = asyncio.run(request(stream, subtype, fields, timeout))
+        if json_out:
+            _print_json(answer)
+        body = success_body(answer, f"the session refused {subtype}")
+        if not json_out:
+            line = describe(session, body)
+            if line is not None:
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
+        return ExitCode.OK
+
+    run(job, debug=debug)
+
+
+def _clean(value: Any) -> str:
+    from sesstail.render.sanitize import clean
+
+    return clean(str(value).replace("\n", " "))[:200]
+
+
+@app.command("interrupt")
+def interrupt_command(
+    session_id: SessionArg,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
+    json_out: JsonAnswerOpt = False,
+    base_url: BaseUrlOpt = "https://api.anthropic.com",
+    org: OrgOpt = None,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    open_timeout: OpenTimeoutOpt = 10.0,
+) -> None:
+    """Stop what the session is doing (like Esc in Claude Code); waits for the acknowledgement."""
+
+    def describe(session: str, body: dict[str, Any]) -> str:
+        line = f"interrupted {session}"
+        extra = [
+            f"{key.replace('_', ' ')} {_clean(body[key])}"
+            for key in ("cancelled", "still_queued")
+            if key in body
+        ]
+        return line + (f" ({', '.join(extra)})" if extra else "")
+
+    _control(
+        session_id,
+        base_url,
+        org,
+        "interrupt",
+        None,
+        timeout=timeout,
+        json_out=json_out,
+        describe=describe,
+        verbose=verbose,
+        quiet=quiet,
+        debug=debug,
+        open_timeout=open_timeout,
+    )
+
+
+@app.command("set-model")
+def set_model_command(
+    session_id: SessionArg,
+    model: Annotated[str, typer.Argument(help="A model name or alias; `default` resets it.")],
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
+    json_out: JsonAnswerOpt = False,
+    base_url: BaseUrlOpt = "https://api.anthropic.com",
+    org: OrgOpt = None,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    open_timeout: OpenTimeoutOpt = 10.0,
+) -> None:
+    """Switch the session's model."""
+    name = model.strip()
+
+    def check() -> None:
+        if not name or any(ch.isspace() or not ch.isprintable() for ch in name):
+            _usage(f"invalid model name {model!r}")
+
+    run_usage_check(check, debug)
+
+    def describe(session: str, body: dict[str, Any]) -> str:
+        if name == "default":
+            return f"model of {session} reset to the default"
+        return f"model of {session} set to {_clean(name)}"
+
+    _control(
+        session_id,
+        base_url,
+        org,
+        "set_model",
+        {"model": name},
+        timeout=timeout,
+        json_out=json_out,
+        describe=describe,
+        verbose=verbose,
+        quiet=quiet,
+        debug=debug,
+        open_timeout=open_timeout,
+    )
+
+
+def _usage(message: str) -> int:
+    from sesstail.errors import UsageError
+
+    raise UsageError(message)
+
+
+@app.command("set-permission-mode")
+def set_permission_mode_command(
+    session_id: SessionArg,
+    mode: Annotated[PermissionMode, typer.Argument(help="How the session asks for permission.")],
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
+    json_out: JsonAnswerOpt = False,
+    base_url: BaseUrlOpt = "https://api.anthropic.com",
+    org: OrgOpt = None,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    open_timeout: OpenTimeoutOpt = 10.0,
+) -> None:
+    """Change the permission mode: default, acceptEdits, bypassPermissions, plan or dontAsk."""
+
+    def describe(session: str, body: dict[str, Any]) -> str:
+        return f"permission mode of {session} set to {_clean(body.get('mode', mode.value))}"
+
+    _control(
+        session_id,
+        base_url,
+        org,
+        "set_permission_mode",
+        {"mode": mode.value},
+        timeout=timeout,
+        json_out=json_out,
+        describe=describe,
+        verbose=verbose,
+        quiet=quiet,
+        debug=debug,
+        open_timeout=open_timeout,
+    )
+
+
+@app.command("set-thinking")
+def set_thinking_command(
+    session_id: SessionArg,
+    budget: Annotated[
+        str, typer.Argument(metavar="TOKENS|off|default", help="Thinking token budget.")
+    ],
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
+    json_out: JsonAnswerOpt = False,
+    base_url: BaseUrlOpt = "https://api.anthropic.com",
+    org: OrgOpt = None,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    open_timeout: OpenTimeoutOpt = 10.0,
+) -> None:
+    """Set the extended-thinking budget: a number of tokens, off (0) or default (null)."""
+    from sesstail.control import thinking_tokens
+
+    tokens: list[int | None] = []
+    run_usage_check(lambda: tokens.append(thinking_tokens(budget)), debug)
+
+    def describe(session: str, body: dict[str, Any]) -> str:
+        value = tokens[0]
+        if value is None:
+            return f"thinking budget of {session} reset to the default"
+        if value == 0:
+            return f"thinking turned off for {session}"
+        return f"thinking budget of {session} set to {value:,} tokens"
+
+    _control(
+        session_id,
+        base_url,
+        org,
+        "set_max_thinking_tokens",
+        {"max_thinking_tokens": tokens[0]},
+        timeout=timeout,
+        json_out=json_out,
+        describe=describe,
+        verbose=verbose,
+        quiet=quiet,
+        debug=debug,
+        open_timeout=open_timeout,
+    )
+
+
+def run_usage_check(check: Callable[[], object], debug: bool) -> None:
+    """Run an argument check; a failure exits through ``run`` (exit 2) before connecting."""
+    from sesstail.errors import SesstailError
+
+    try:
+        check()
+    except SesstailError:
+
+        def fail() -> int:
+            check()
+            return ExitCode.OK
+
+        run(fail, debug=debug)
+
+
+@app.command("mcp-status")
+def mcp_status_command(
+    session_id: SessionArg,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
+    json_out: JsonAnswerOpt = False,
+    base_url: BaseUrlOpt = "https://api.anthropic.com",
+    org: OrgOpt = None,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    open_timeout: OpenTimeoutOpt = 10.0,
+) -> None:
+    """The session's MCP servers and their state, as a table."""
+
+    def describe(session: str, body: dict[str, Any]) -> None:
+        _picture("mcp", body)
+
+    _control(
+        session_id,
+        base_url,
+        org,
+        "mcp_status",
+        None,
+        timeout=timeout,
+        json_out=json_out,
+        describe=describe,
+        verbose=verbose,
+        quiet=quiet,
+        debug=debug,
+        open_timeout=open_timeout,
+    )
+
+
+@app.command("context")
+def context_command(
+    session_id: SessionArg,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
+    json_out: JsonAnswerOpt = False,
+    base_url: BaseUrlOpt = "https://api.anthropic.com",
+    org: OrgOpt = None,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    open_timeout: OpenTimeoutOpt = 10.0,
+) -> None:
+    """How full the session's context window is, by category, as a bar chart."""
+
+    def describe(session: str, body: dict[str, Any]) -> None:
+        _picture("context", body)
+
+    _control(
+        session_id,
+        base_url,
+        org,
+        "get_context_usage",
+        None,
+        timeout=timeout,
+        json_out=json_out,
+        describe=describe,
+        verbose=verbose,
+        quiet=quiet,
+        debug=debug,
+        open_timeout=open_timeout,
+    )
+
+
+def _picture(kind: str, body: dict[str, Any]) -> None:
+    from sesstail.output import want_color
+    from sesstail.render.control_view import context_chart, mcp_table, print_picture
+
+    picture = mcp_table(body) if kind == "mcp" else context_chart(body)
+    print_picture(picture, sys.stdout, color=want_color("auto", sys.stdout))
+
+
+@app.command("control")
+def control_command(
+    session_id: SessionArg,
+    subtype: Annotated[str, typer.Argument(help="The request subtype, e.g. get_settings.")],
+    fields: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[KEY=VALUE]...",
+            help="Request fields; values are JSON when they parse (max_thinking_tokens=0), "
+            "else strings.",
+            show_default=False,
+        ),
+    ] = None,
+    data: Annotated[
+        str | None,
+        typer.Option("--data", metavar="JSON", help="Request fields as one JSON object."),
+    ] = None,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
+    json_out: JsonAnswerOpt = False,
+    base_url: BaseUrlOpt = "https://api.anthropic.com",
+    org: OrgOpt = None,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    open_timeout: OpenTimeoutOpt = 10.0,
+) -> None:
+    """Send any control request, for what has no command of its own yet."""
+    from sesstail.control import parse_fields, validate_subtype
+
+    parsed: list[dict[str, Any]] = []
+
+    def check() -> None:
+        validate_subtype(subtype)
+        parsed.append(parse_fields(fields or [], data))
+
+    run_usage_check(check, debug)
+
+    def describe(session: str, body: dict[str, Any]) -> str:
+        from sesstail.protocol import encode
+
+        line = f"{_clean(subtype)}: ok"
+        return line + (f" {_clean(encode(body))[:2000]}" if body else "")
+
+    _control(
+        session_id,
+        base_url,
+        org,
+        subtype,
+        parsed[0],
+        timeout=timeout,
+        json_out=json_out,
+        describe=describe,
+        verbose=verbose,
+        quiet=quiet,
+        debug=debug,
+        open_timeout=open_timeout,
+    )
+
+
+# -- answering permission prompts from another terminal ------------------------------------------
+
+
+def _answer(
+    session_id: str,
+    base_url: str,
+    org: str | None,
+    answer: dict[str, Any],
+    line: str,
+    *,
+    timeout: float,
+    json_out: bool,
+    verbose: bool,
+    quiet: bool,
+    debug: bool,
+    open_timeout: float,
+) -> None:
+    def job() -> int:
+        import asyncio
+
+        from sesstail.control import send_once
+
+        _, stream = _open_stream(
+            session_id, base_url, org, open_timeout, _reporter(verbose, quiet, debug)
+        )
+        asyncio.run(send_once(stream, answer, timeout))
+        if json_out:
+            _print_json(answer)
+        else:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+        return ExitCode.OK
+
+    run(job, debug=debug)
+
+
+def _check_request_id(request_id: str, debug: bool) -> str:
+    def check() -> None:
+        if not request_id.strip() or not request_id.isprintable() or len(request_id) > 200:
+            _usage(f"invalid request id {request_id[:60]!r}")
+
+    run_usage_check(check, debug)
+    return request_id.strip()
+
+
+@app.command("allow")
+def allow_command(
+    session_id: SessionArg,
+    request_id: RequestIdArg,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the control_response sent on stdout.")
+    ] = False,
+    base_url: BaseUrlOpt = "https://api.anthropic.com",
+    org: OrgOpt = None,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    open_timeout: OpenTimeoutOpt = 10.0,
+) -> None:
+    """Allow a pending permission prompt, with the tool input as asked."""
+    from sesstail.control import allow_response
+
+    rid = _check_request_id(request_id, debug)
+    _answer(
+        session_id,
+        base_url,
+        org,
+        allow_response(rid),
+        f"allowed {_clean(rid)}",
+        timeout=timeout,
+        json_out=json_out,
+        verbose=verbose,
+        quiet=quiet,
+        debug=debug,
+        open_timeout=open_timeout,
+    )
+
+
+@app.command("deny")
+def deny_command(
+    session_id: SessionArg,
+    request_id: RequestIdArg,
+    message: Annotated[
+        str | None, typer.Option("--message", "-m", help="Why; Claude reads it.")
+    ] = None,
+    interrupt: Annotated[
+        bool, typer.Option("--interrupt", help="Also stop the session's turn.")
+    ] = False,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the control_response sent on stdout.")
+    ] = False,
+    base_url: BaseUrlOpt = "https://api.anthropic.com",
+    org: OrgOpt = None,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    open_timeout: OpenTimeoutOpt = 10.0,
+) -> None:
+    """Deny a pending permission prompt, optionally with a message and an interrupt."""
+    from sesstail.control import DEFAULT_DENY_MESSAGE, deny_response
+
+    rid = _check_request_id(request_id, debug)
+    answer = deny_response(rid, message or DEFAULT_DENY_MESSAGE, interrupt=interrupt)
+    line = f"denied {_clean(rid)}" + (" and interrupted the turn" if interrupt else "")
+    _answer(
+        session_id,
+        base_url,
+        org,
+        answer,
+        line,
+        timeout=timeout,
+        json_out=json_out,
+        verbose=verbose,
+        quiet=quiet,
+        debug=debug,
+        open_timeout=open_timeout,
+    )
+
+
+# -- waiting for a state -------------------------------------------------------------------------
+
+
+@app.command("wait")
+def wait_command(
+    session_id: SessionArg,
+    until: Annotated[
+        WaitState,
+        typer.Option(
+            "--until",
+            help="result: a result arrives; idle: the turn is over; "
+            "blocked: a permission prompt is pending.",
+        ),
+    ],
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            min=0.01,
+            help="Give up after this many seconds (exit 7).",
+            show_default=False,
+        ),
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the message that ended the wait as a JSON line.")
+    ] = False,
+    settle: Annotated[float, typer.Option("--settle", min=0.0, hidden=True)] = 1.0,
+    base_url: BaseUrlOpt = "https://api.anthropic.com",
+    org: OrgOpt = None,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    open_timeout: OpenTimeoutOpt = 10.0,
+) -> None:
+    """Watch silently; exit 0 as soon as the session reaches a state (for scripts)."""
+
+    def job() -> int:
+        import asyncio
+
+        from sesstail.connection import SessionStream
+        from sesstail.control import State, wait_for_state
+
+        target = resolve_target(session_id, base_url, org)
+        settings = target.stream_settings(open_timeout=open_timeout)
+        stream = SessionStream(settings, _reporter(verbose, quiet, debug))
+        msg = asyncio.run(wait_for_state(stream, State(until.value), timeout, settle))
+        if json_out and msg is not None:
+            sys.stdout.write(msg.line + "\n")
+            sys.stdout.flush()
+        return ExitCode.OK
+
+    run(job, debug=debug)

@@ -1,0 +1,587 @@
+"""Control requests and permission prompts over a session stream (PROTOCOL §4), without typer.
+
+* :func:`exchange` sends one control request and waits for the ``control_response`` with its
+  ``request_id`` (anything else arriving meanwhile is ignored); an error answer raises
+  :class:`ControlError`, silence past the timeout :class:`ControlTimeout`.
+* :func:`answer_prompt` sends the answer to a ``can_use_tool`` prompt (allow or deny).
+* :func:`wait_for_state` watches silently until a result, an idle session or a pending prompt.
+* :func:`watch_and_answer` is ``watch --interactive`` (and ``demo``): it draws the stream, asks
+  an :class:`Asker` about each permission prompt while the stream keeps being received, and
+  answers any other control request from the session with an error, as the protocol asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import os
+import re
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, cast
+
+from sesstail.connection import SessionStream, StreamSettings
+from sesstail.errors import CannotConnect, ControlError, ControlTimeout, UsageError
+from sesstail.protocol import Message, control_error, control_request, control_success
+
+if TYPE_CHECKING:
+    from sesstail.watch import Renderer, WatchOptions
+
+PERMISSION_MODES = ("default", "acceptEdits", "bypassPermissions", "plan", "dontAsk")
+DEFAULT_DENY_MESSAGE = "The user denied this request."
+_SUBTYPE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}")
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
+
+
+# -- building requests ---------------------------------------------------------------------------
+
+
+def thinking_tokens(value: str) -> int | None:
+    """``TOKENS|off|default`` → the ``max_thinking_tokens`` field: an integer, 0, or None."""
+    text = value.strip().lower()
+    if text == "off":
+        return 0
+    if text == "default":
+        return None
+    if text.isdigit():
+        return int(text)
+    raise UsageError(
+        f"invalid thinking budget {value!r}: expected a number of tokens, off or default"
+    )
+
+
+def parse_fields(pairs: list[str], data: str | None) -> dict[str, Any]:
+    """``--data JSON`` then ``KEY=VALUE`` pairs (values are JSON when they parse, else text)."""
+    import json
+
+    fields: dict[str, Any] = {}
+    if data is not None:
+        try:
+            parsed = json.loads(data)
+        except ValueError:
+            raise UsageError("--data is not valid JSON") from None
+        if not isinstance(parsed, dict):
+            raise UsageError("--data must be a JSON object")
+        fields.update(parsed)
+    for pair in pairs:
+        key, equals, raw = pair.partition("=")
+        if not equals or not _KEY.fullmatch(key):
+            raise UsageError(f"invalid field {pair!r}: expected KEY=VALUE")
+        try:
+            fields[key] = json.loads(raw)
+        except ValueError:
+            fields[key] = raw
+    if "subtype" in fields:
+        raise UsageError("the subtype is the SUBTYPE argument, not a field")
+    return fields
+
+
+def validate_subtype(subtype: str) -> str:
+    if not _SUBTYPE.fullmatch(subtype):
+        raise UsageError(f"invalid control subtype {subtype!r}: expected a name like get_settings")
+    return subtype
+
+
+def allow_response(request_id: str, updated_input: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Allow a prompt; ``updatedInput`` is required, ``{}`` means "the input as asked"."""
+    return control_success(request_id, {"behavior": "allow", "updatedInput": updated_input or {}})
+
+
+def deny_response(request_id: str, message: str, *, interrupt: bool = False) -> dict[str, Any]:
+    body: dict[str, Any] = {"behavior": "deny", "message": message}
+    if interrupt:
+        body["interrupt"] = True
+    return control_success(request_id, body)
+
+
+# -- reading answers -----------------------------------------------------------------------------
+
+
+def response_to(obj: dict[str, Any], request_id: str) -> bool:
+    """Whether ``obj`` is the ``control_response`` to ``request_id``."""
+    if obj.get("type") != "control_response":
+        return False
+    body = obj.get("response")
+    return isinstance(body, dict) and body.get("request_id") == request_id
+
+
+def success_body(answer: dict[str, Any], what: str) -> dict[str, Any]:
+    """The ``response`` of a success answer ({} when none); an error answer raises."""
+    from sesstail.render.sanitize import clean
+
+    body = answer["response"]
+    if body.get("subtype") != "success":
+        error = body.get("error")
+        text = error if isinstance(error, str) and error else "the session answered with an error"
+        raise ControlError(f"{what}: {clean(text)}")
+    inner = body.get("response")
+    return inner if isinstance(inner, dict) else {}
+
+
+def is_prompt(obj: dict[str, Any]) -> bool:
+    """Whether ``obj`` is a permission prompt (a ``can_use_tool`` control request)."""
+    request = obj.get("request")
+    return (
+        obj.get("type") == "control_request"
+        and isinstance(obj.get("request_id"), str)
+        and isinstance(request, dict)
+        and request.get("subtype") == "can_use_tool"
+    )
+
+
+# -- one request, one answer ---------------------------------------------------------------------
+
+
+def _messages(stream: SessionStream) -> AsyncGenerator[Message, None]:
+    """The stream's messages as the async generator they are, so they can be closed early."""
+    return cast("AsyncGenerator[Message, None]", stream.messages())
+
+
+async def _send_when_connected(
+    stream: SessionStream, obj: dict[str, Any], receiver: asyncio.Future[Any]
+) -> None:
+    """Send ``obj`` on the first open connection; the receiver's failure ends the wait."""
+    while True:
+        connected = asyncio.ensure_future(stream.wait_connected())
+        done, _ = await asyncio.wait({connected, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        if receiver in done:
+            connected.cancel()
+            receiver.result()  # raises the connection's error
+            raise CannotConnect("the session stream ended before the request was sent")
+        try:
+            await stream.send(obj)
+            return
+        except CannotConnect:
+            await asyncio.sleep(0.01)  # closed under our feet: wait for the reconnect
+
+
+async def exchange(
+    stream: SessionStream, request: dict[str, Any], timeout: float
+) -> dict[str, Any]:
+    """Send ``request`` and return the ``control_response`` with its id.
+
+    The timeout counts from the moment the request is sent: reaching the session is the
+    connection's business, with its own retries and exit codes.
+    """
+    request_id = request["request_id"]
+
+    async def receive() -> dict[str, Any]:
+        # aclosing: leaving the loop early must close the connection now, cleanly, not
+        # whenever the generator happens to be collected.
+        async with contextlib.aclosing(_messages(stream)) as messages:
+            async for msg in messages:
+                if response_to(msg.obj, request_id):
+                    return msg.obj
+        raise CannotConnect("the session stream ended before the answer came")
+
+    receiver = asyncio.ensure_future(receive())
+    try:
+        await _send_when_connected(stream, request, receiver)
+        try:
+            return await asyncio.wait_for(asyncio.shield(receiver), timeout)
+        except TimeoutError:
+            subtype = request["request"]["subtype"]
+            raise ControlTimeout(
+                f"no answer to {subtype} within {timeout:g} s",
+                hint="the session may be busy or not connected; try again or raise --timeout",
+            ) from None
+    finally:
+        receiver.cancel()
+        with contextlib.suppress(BaseException):
+            await receiver
+
+
+async def request(
+    stream: SessionStream, subtype: str, fields: dict[str, Any] | None, timeout: float
+) -> dict[str, Any]:
+    """Send a control request of ``subtype`` with a fresh id; return its answer."""
+    return await exchange(stream, control_request(subtype, fields), timeout)
+
+
+async def send_once(stream: SessionStream, obj: dict[str, Any], timeout: float) -> None:
+    """Send one frame that has no answer (a prompt's answer) and close cleanly.
+
+    The close handshake makes sure the frame reached the server before we exit.
+    """
+
+    async def receive() -> None:
+        async with contextlib.aclosing(_messages(stream)) as messages:
+            async for _ in messages:
+                pass
+        raise CannotConnect("the session stream ended before the answer was sent")
+
+    receiver = asyncio.ensure_future(receive())
+    try:
+        async with asyncio.timeout(timeout):
+            await _send_when_connected(stream, obj, receiver)
+    except TimeoutError:
+        raise ControlTimeout(f"could not send the answer within {timeout:g} s") from None
+    finally:
+        await stream.aclose()
+        receiver.cancel()
+        with contextlib.suppress(BaseException):
+            await receiver
+
+
+# -- waiting for a state -------------------------------------------------------------------------
+
+
+class State(enum.StrEnum):
+    result = "result"
+    idle = "idle"
+    blocked = "blocked"
+
+
+def _starts_turn(obj: dict[str, Any]) -> bool:
+    """A message that shows the session at work again after a result."""
+    kind = obj.get("type")
+    if kind == "assistant":
+        return True
+    if kind == "session_state_changed" or (
+        kind == "system" and obj.get("subtype") == "session_state_changed"
+    ):
+        return obj.get("state") == "running"
+    if kind == "user":
+        message = obj.get("message")
+        content = message.get("content") if isinstance(message, dict) else None
+        return isinstance(content, str) or (
+            isinstance(content, list)
+            and any(isinstance(b, dict) and b.get("type") == "text" for b in content)
+        )
+    return False
+
+
+def _state_is(obj: dict[str, Any], state: str) -> bool:
+    kind = obj.get("type")
+    is_state_message = kind == "session_state_changed" or (
+        kind == "system" and obj.get("subtype") == "session_state_changed"
+    )
+    return is_state_message and obj.get("state") == state
+
+
+async def wait_for_state(
+    stream: SessionStream, until: State, timeout: float | None, settle: float = 1.0
+) -> Message | None:
+    """Return the message that shows ``until`` holds; None for ``idle`` reached by quiet.
+
+    ``idle``: a ``session_state_changed`` says idle, or a result arrived and no new turn
+    started within ``settle`` seconds (a replayed history can hold old results).
+    """
+    messages = stream.messages()
+    pending_prompts: dict[str, Message] = {}
+    idle_since: Message | None = None
+
+    async def next_message(wait: float | None) -> Message | None:
+        """The next message; None when ``wait`` passes first; StopAsyncIteration at the end."""
+        if wait is None:
+            return await anext(messages)
+        try:
+            return await asyncio.wait_for(anext(messages), wait)
+        except TimeoutError:
+            return None
+
+    async def watch() -> Message | None:
+        nonlocal idle_since
+        while True:
+            msg = await next_message(settle if idle_since is not None else None)
+            if msg is None:
+                return idle_since  # quiet after a result: idle
+            obj = msg.obj
+            if until is State.result and obj["type"] == "result":
+                return msg
+            if until is State.blocked:
+                if is_prompt(obj):
+                    pending_prompts[obj["request_id"]] = msg
+                    # A replayed prompt may already be withdrawn: give its cancel a moment.
+                    continue
+                if obj["type"] == "control_cancel_request":
+                    pending_prompts.pop(str(obj.get("request_id")), None)
+                    continue
+                if _state_is(obj, "requires_action"):
+                    return msg
+                if pending_prompts:
+                    return next(iter(pending_prompts.values()))
+            if until is State.idle:
+                if _state_is(obj, "idle"):
+                    return msg
+                if obj["type"] == "result":
+                    idle_since = msg
+                elif _starts_turn(obj):
+                    idle_since = None
+
+    async def watch_blocked() -> Message | None:
+        # A prompt is pending as soon as it arrives, unless its cancel is right behind it.
+        task = asyncio.ensure_future(watch())
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=0.2)
+                if done:
+                    return task.result()
+                if pending_prompts:
+                    return next(iter(pending_prompts.values()))
+        finally:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+    body = watch_blocked() if until is State.blocked else watch()
+    try:
+        if timeout is None:
+            return await body
+        try:
+            return await asyncio.wait_for(body, timeout)
+        except TimeoutError:
+            raise ControlTimeout(
+                f"the session did not reach {until.value} within {timeout:g} s"
+            ) from None
+    except StopAsyncIteration:
+        raise CannotConnect(
+            f"the session stream ended before the session reached {until.value}"
+        ) from None
+    finally:
+        closer = getattr(messages, "aclose", None)
+        if closer is not None:
+            with contextlib.suppress(BaseException):
+                await closer()
+
+
+# -- answering prompts while watching ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the user said about a prompt: allow, or deny with a message."""
+
+    allow: bool
+    message: str = ""
+    interrupt: bool = False
+
+
+class Asker(Protocol):
+    async def ask(self, prompt: dict[str, Any], withdrawn: asyncio.Event) -> Decision | None:
+        """The user's decision; None to leave the prompt open (or when it was withdrawn)."""
+        ...
+
+    def answered(self, prompt: dict[str, Any], decision: Decision) -> None: ...
+
+
+def prompt_summary(prompt: dict[str, Any]) -> tuple[str, str]:
+    """The tool name and request id of a prompt, cleaned for the terminal."""
+    from sesstail.render.sanitize import clean
+
+    request = prompt["request"]
+    tool = request.get("tool_name")
+    name = clean(tool)[:60] if isinstance(tool, str) and tool else "the tool"
+    return name, clean(prompt["request_id"])[:80]
+
+
+class TerminalAsker:
+    """Asks on the terminal: allow, deny (with an optional message), or leave it."""
+
+    def __init__(self, tty_in: int, out: TextIO) -> None:
+        self.fd = tty_in
+        self.out = out
+
+    def _say(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
+
+    async def _line(self, withdrawn: asyncio.Event) -> str | None:
+        """One line typed by the user; None when the prompt is withdrawn first."""
+        loop = asyncio.get_running_loop()
+        typed: asyncio.Future[str] = loop.create_future()
+        buffer = bytearray()
+
+        def readable() -> None:
+            try:
+                chunk = os.read(self.fd, 1024)
+            except OSError:
+                chunk = b""
+            buffer.extend(chunk)
+            if (not chunk or b"\n" in buffer) and not typed.done():
+                typed.set_result(buffer.decode("utf-8", "replace").partition("\n")[0])
+
+        loop.add_reader(self.fd, readable)
+        closer: asyncio.Future[Any] = asyncio.ensure_future(withdrawn.wait())
+        waiting: set[asyncio.Future[Any]] = {typed, closer}
+        try:
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            loop.remove_reader(self.fd)
+            closer.cancel()
+        if typed.done():
+            return typed.result()
+        typed.cancel()
+        return None
+
+    async def ask(self, prompt: dict[str, Any], withdrawn: asyncio.Event) -> Decision | None:
+        tool, request_id = prompt_summary(prompt)
+        while True:
+            self._say(f"Allow {tool} ({request_id})? [a]llow / [d]eny / [l]eave it: ")
+            line = await self._line(withdrawn)
+            if line is None:
+                self._say(f"\nthe session withdrew prompt {request_id}: question closed\n")
+                return None
+            choice = line.strip().lower()
+            if choice in ("a", "allow", "y", "yes"):
+                return Decision(allow=True)
+            if choice in ("d", "deny", "n", "no"):
+                self._say("Message for Claude (optional, Enter to skip): ")
+                reason = await self._line(withdrawn)
+                if reason is None:
+                    self._say(f"\nthe session withdrew prompt {request_id}: question closed\n")
+                    return None
+                return Decision(allow=False, message=reason.strip() or DEFAULT_DENY_MESSAGE)
+            if choice in ("", "l", "leave"):
+                self._say(f"left prompt {request_id} open\n")
+                return None
+
+    def answered(self, prompt: dict[str, Any], decision: Decision) -> None:
+        tool, request_id = prompt_summary(prompt)
+        verdict = "allowed" if decision.allow else "denied"
+        self._say(f"{verdict} {tool} ({request_id})\n")
+
+
+class AutoAllow:
+    """With no terminal to ask (``sesstail demo | …``): allow, after saying so."""
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        self.say = say
+
+    async def ask(self, prompt: dict[str, Any], withdrawn: asyncio.Event) -> Decision | None:
+        tool, request_id = prompt_summary(prompt)
+        self.say(f"no terminal to ask: allowing {tool} ({request_id})")
+        return Decision(allow=True)
+
+    def answered(self, prompt: dict[str, Any], decision: Decision) -> None:
+        pass
+
+
+async def watch_and_answer(
+    stream: SessionStream, renderer: Renderer, options: WatchOptions, asker: Asker
+) -> bool:
+    """``watch`` that answers: True when ``--until`` matched.
+
+    A receiver task keeps reading the stream into a queue while a question is open, so
+    nothing is lost; what arrived meanwhile is drawn after the answer.
+    """
+    queue: asyncio.Queue[Message | None] = asyncio.Queue()
+    withdrawn: dict[str, asyncio.Event] = {}
+    answered: set[str] = set()
+
+    def event_for(request_id: str) -> asyncio.Event:
+        return withdrawn.setdefault(request_id, asyncio.Event())
+
+    async def receive() -> None:
+        try:
+            async with contextlib.aclosing(_messages(stream)) as messages:
+                async for msg in messages:
+                    obj = msg.obj
+                    kind = obj["type"]
+                    request_id = obj.get("request_id")
+                    if kind == "control_cancel_request" and isinstance(request_id, str):
+                        event_for(request_id).set()
+                    elif (
+                        kind == "control_request"
+                        and isinstance(request_id, str)
+                        and not is_prompt(obj)
+                    ):
+                        # Unanswered control requests get a bridge dropped: say no at once.
+                        request = obj.get("request")
+                        subtype = request.get("subtype") if isinstance(request, dict) else None
+                        await stream.send(
+                            control_error(
+                                request_id, f"sesstail cannot answer control requests of {subtype}"
+                            )
+                        )
+                    await queue.put(msg)
+        finally:
+            await queue.put(None)
+
+    receiver = asyncio.ensure_future(receive())
+    keeps = options.filter.keeps
+    until = options.until
+    try:
+        while True:
+            msg = await queue.get()
+            if msg is None:
+                break
+            obj = msg.obj
+            if obj["type"] == "keep_alive" and not options.keepalive:
+                continue
+            if keeps(obj):
+                renderer.message(msg)
+            request_id = str(obj.get("request_id"))
+            if is_prompt(obj) and request_id not in answered and not event_for(request_id).is_set():
+                decision = await asker.ask(obj, event_for(request_id))
+                if decision is not None and not event_for(request_id).is_set():
+                    if decision.allow:
+                        answer = allow_response(request_id)
+                    else:
+                        answer = deny_response(
+                            request_id, decision.message, interrupt=decision.interrupt
+                        )
+                    await stream.send(answer)
+                    answered.add(request_id)
+                    asker.answered(obj, decision)
+            if until is not None and until.matches(obj):
+                return True
+        await receiver  # raises the connection's error, if that is why the stream ended
+        return False
+    finally:
+        receiver.cancel()
+        with contextlib.suppress(BaseException):
+            await receiver
+        renderer.close()
+
+
+# -- wiring for the CLI --------------------------------------------------------------------------
+
+
+def require_terminal() -> int:
+    """The file descriptor of the terminal on stdin; a usage error unless both stdin and stdout
+    are terminals (there is nobody to ask otherwise)."""
+    import sys
+
+    try:
+        ok = sys.stdin.isatty() and sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        ok = False
+    if not ok:
+        raise UsageError(
+            "--interactive needs a terminal on stdin and stdout",
+            hint="answer from a script with `sesstail allow` or `sesstail deny`",
+        )
+    return sys.stdin.fileno()
+
+
+def demo_asker(say: Callable[[str, bool], None]) -> Asker:
+    """``demo`` asks on a terminal, as ``watch --interactive`` does; piped, it allows."""
+    import sys
+
+    try:
+        terminal = sys.stdin.isatty() and sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        terminal = False
+    if terminal:
+        return TerminalAsker(sys.stdin.fileno(), sys.stdout)
+    return AutoAllow(lambda text: say(f"demo: {text}", False))
+
+
+def follow_interactively(
+    settings: StreamSettings,
+    renderer: Renderer,
+    options: WatchOptions,
+    on_status: Callable[[str, bool], None],
+    terminal: int,
+) -> int:
+    """``watch --interactive``: one ``asyncio.run`` of :func:`watch_and_answer`."""
+    import sys
+
+    async def go() -> int:
+        stream = SessionStream(settings, on_status)
+        await watch_and_answer(stream, renderer, options, TerminalAsker(terminal, sys.stdout))
+        return 0
+
+    return asyncio.run(go())

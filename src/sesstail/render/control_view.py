@@ -1,0 +1,148 @@
+"""Pictures of control answers: the MCP servers as a table, the context window as a bar chart.
+
+Everything in an answer comes from the session's machine: it enters rich only as cleaned
+``Text``, never as markup.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TextIO
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+
+from sesstail.render.sanitize import clean
+
+BAR_WIDTH = 40
+_STATUS_STYLES = {
+    "connected": Style(color="green", bold=True),
+    "failed": Style(color="red", bold=True),
+    "needs-auth": Style(color="yellow", bold=True),
+    "pending": Style(color="yellow"),
+    "disabled": Style(dim=True),
+}
+# Claude Code names its context categories with colour names; anything else cycles these.
+_PALETTE = ("cyan", "magenta", "blue", "green", "yellow", "bright_red", "bright_cyan", "white")
+_NAMED_COLORS = {
+    "promptBorder": "bright_black",
+    "inactive": "bright_black",
+    "claude": "bright_red",
+    "permission": "blue",
+    "warning": "yellow",
+    "success": "green",
+    "error": "red",
+}
+
+
+def _text(value: Any, limit: int = 80) -> str:
+    text = value if isinstance(value, str) else "" if value is None else str(value)
+    text = text.replace("\n", " ")
+    return clean(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == value:
+        return float(value)
+    return None
+
+
+def mcp_table(response: dict[str, Any]) -> RenderableType:
+    """``mcp_status``: one row per server, its state coloured."""
+    servers = response.get("mcpServers")
+    if not isinstance(servers, list) or not servers:
+        return Text("no MCP servers", Style(dim=True))
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("server", style=Style(bold=True))
+    table.add_column("status")
+    table.add_column("version")
+    table.add_column("tools", justify="right")
+    table.add_column("detail", overflow="fold")
+    for server in servers:
+        if not isinstance(server, dict):
+            continue
+        status = _text(server.get("status"), 30) or "?"
+        info = server.get("serverInfo")
+        version = ""
+        if isinstance(info, dict):
+            version = " ".join(_text(info.get(k), 40) for k in ("name", "version") if info.get(k))
+        tools = server.get("tools")
+        count = str(len(tools)) if isinstance(tools, list) else ""
+        detail = _text(server.get("error"), 200)
+        scope = _text(server.get("scope"), 30)
+        if scope and not detail:
+            detail = f"scope {scope}"
+        table.add_row(
+            Text(_text(server.get("name"), 60) or "?"),
+            Text(status, _STATUS_STYLES.get(status, Style(color="yellow"))),
+            Text(version, Style(dim=True)),
+            Text(count),
+            Text(detail, Style(color="red") if server.get("error") else Style(dim=True)),
+        )
+    connected = sum(1 for s in servers if isinstance(s, dict) and s.get("status") == "connected")
+    footer = Text(f"{connected} of {len(servers)} connected", Style(dim=True))
+    return Group(table, footer)
+
+
+def _bar(tokens: float, scale: float, style: Style) -> Text:
+    """A horizontal bar, in eighths of a cell, ``tokens`` out of ``scale``."""
+    eighths = round(BAR_WIDTH * 8 * tokens / scale) if scale > 0 else 0
+    eighths = max(0, min(BAR_WIDTH * 8, eighths))
+    full, rest = divmod(eighths, 8)
+    bar = "█" * full + ("" if rest == 0 else " ▏▎▍▌▋▊▉"[rest])
+    if tokens > 0 and not bar:
+        bar = "▏"
+    return Text(bar.ljust(BAR_WIDTH), style)
+
+
+def context_chart(response: dict[str, Any]) -> RenderableType:
+    """``get_context_usage``: each category as a bar against the context window, and totals."""
+    total = _number(response.get("totalTokens")) or 0.0
+    maximum = _number(response.get("maxTokens")) or 0.0
+    percentage = _number(response.get("percentage"))
+    if percentage is None and maximum:
+        percentage = 100 * total / maximum
+    model = _text(response.get("model"), 60)
+    header = Text("context ", Style(bold=True))
+    if model:
+        header.append(model, Style(bold=True))
+    header.append(f"  {int(total):,} / {int(maximum):,} tokens", Style())
+    if percentage is not None:
+        pct_style = Style(color="red", bold=True) if percentage >= 80 else Style(bold=True)
+        header.append(f"  ({percentage:.0f}%)", pct_style)
+    scale = maximum or total
+    whole = Text("", no_wrap=True)
+    whole.append(_bar(total, scale, Style(color="bright_red", bold=True)))
+    whole.append("  used")
+    table = Table(box=None, show_header=False, pad_edge=False, show_edge=False)
+    table.add_column("category", no_wrap=True)
+    table.add_column("bar", no_wrap=True)
+    table.add_column("tokens", justify="right", no_wrap=True)
+    table.add_column("share", justify="right", no_wrap=True)
+    categories = response.get("categories")
+    for number, category in enumerate(categories if isinstance(categories, list) else []):
+        if not isinstance(category, dict):
+            continue
+        tokens = _number(category.get("tokens")) or 0.0
+        color = category.get("color")
+        color_name = _NAMED_COLORS.get(color, "") if isinstance(color, str) else ""
+        style = Style(color=color_name or _PALETTE[number % len(_PALETTE)])
+        name = _text(category.get("name"), 40) or "?"
+        if name.lower().startswith("free"):
+            style = Style(dim=True)
+        share = f"{100 * tokens / scale:.1f}%" if scale else ""
+        table.add_row(Text(name), _bar(tokens, scale, style), Text(f"{int(tokens):,}"), share)
+    return Group(header, whole, Text(""), table)
+
+
+def print_picture(picture: RenderableType, file: TextIO, *, color: bool) -> None:
+    """Draw one picture on ``file`` (a terminal's width, or 100 columns when piped)."""
+    common: dict[str, Any] = {"file": file, "highlight": False, "markup": False, "emoji": False}
+    if color:
+        console = Console(force_terminal=True, **common)
+    else:
+        width = None if getattr(file, "isatty", lambda: False)() else 100
+        console = Console(color_system=None, no_color=True, width=width, **common)
+    console.print(picture)

@@ -1,0 +1,244 @@
+"""`watch --interactive` driven through a pseudo-terminal, as a person would use it."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import ORG, SESSION, TOKEN, messages
+from sesstail.cli import app
+from sesstail.server import ServedSession, SessionsServer
+from test_control import PROMPT_ID, prompt_session, serve, sesstail
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+
+ALLOW = {
+    "type": "control_response",
+    "response": {
+        "subtype": "success",
+        "request_id": PROMPT_ID,
+        "response": {"behavior": "allow", "updatedInput": {}},
+    },
+}
+
+
+class Terminal:
+    """A sesstail process with a pseudo-terminal on stdin and stdout."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], master: int) -> None:
+        self.proc = proc
+        self.master = master
+        self.seen = ""
+
+    def expect(self, text: str, timeout: float = 10.0) -> str:
+        """Read until ``text`` has appeared; return everything read so far."""
+        deadline = time.monotonic() + timeout
+        while text not in self.seen:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{text!r} never appeared in:\n{self.seen}")
+            ready, _, _ = select.select([self.master], [], [], left)
+            if ready:
+                try:
+                    chunk = os.read(self.master, 65536)
+                except OSError:  # the child closed the terminal
+                    chunk = b""
+                if not chunk:
+                    raise AssertionError(f"{text!r} never appeared in:\n{self.seen}")
+                self.seen += chunk.decode("utf-8", "replace").replace("\r\n", "\n")
+        return self.seen
+
+    def type(self, line: str) -> None:
+        os.write(self.master, line.encode() + b"\n")
+
+    def finish(self, timeout: float = 10.0) -> int:
+        """Wait for the process to exit, reading what it still writes; its exit code."""
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            ready, _, _ = select.select([self.master], [], [], 0.05)
+            if ready:
+                try:
+                    self.seen += os.read(self.master, 65536).decode("utf-8", "replace")
+                except OSError:
+                    break
+        code = self.proc.wait(max(0.1, deadline - time.monotonic()))
+        self.seen = self.seen.replace("\r\n", "\n")
+        return code
+
+
+@contextmanager
+def interactive(srv: SessionsServer, *extra: str) -> Iterator[Terminal]:
+    master, slave = pty.openpty()
+    env = {**os.environ, "CLAUDE_CODE_OAUTH_TOKEN": TOKEN, "COLUMNS": "100"}
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "sesstail", "watch", SESSION, "--interactive"),
+            *("--color", "never", "--until", "result"),
+            *("--base-url", srv.base_url, "--org", ORG, *extra),
+        ],
+        stdin=slave,
+        stdout=slave,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(slave)
+    terminal = Terminal(proc, master)
+    try:
+        yield terminal
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        assert proc.stderr is not None
+        proc.stderr.close()
+        os.close(master)
+
+
+QUESTION = "Allow Bash (perm_r1)? [a]llow / [d]eny / [l]eave it: "
+
+
+def test_allow_at_the_prompt_sends_the_protocol_answer() -> None:
+    """Typing a at the question sends allow with updatedInput; the tool's result follows."""
+    with serve(prompt_session()) as srv, interactive(srv) as term:
+        screen = term.expect(QUESTION)
+        assert "PERMISSION REQUESTED" in screen
+        assert "\a┏" in screen  # the bell rings as the prompt is drawn
+        assert "Bash  rm -rf build" in screen
+        term.type("a")
+        assert term.finish() == 0
+        assert srv.received == [ALLOW]
+    after = term.seen.split(QUESTION, 1)[1]
+    assert "allowed Bash (perm_r1)" in after
+    assert "✓ permission prompt perm_r1 answered: allowed" in after
+    assert "⎿ Bash  rm -rf build\n      done" in after
+    assert "■ success" in after
+    assert term.seen.count("\a") == 1  # the bell, once
+
+
+def test_deny_at_the_prompt_sends_the_message() -> None:
+    """Typing d and a reason sends deny with that message; the denial shows in the stream."""
+    with serve(prompt_session()) as srv, interactive(srv) as term:
+        term.expect(QUESTION)
+        term.type("d")
+        term.expect("Message for Claude (optional, Enter to skip): ")
+        term.type("too risky")
+        assert term.finish() == 0
+        assert srv.received == [
+            {
+                "type": "control_response",
+                "response": {
+                    "subtype": "success",
+                    "request_id": PROMPT_ID,
+                    "response": {"behavior": "deny", "message": "too risky"},
+                },
+            }
+        ]
+    assert "denied Bash (perm_r1)" in term.seen
+    assert "Permission to use Bash was denied: too risky" in term.seen
+    assert "permission prompt perm_r1 denied" in term.seen
+
+
+def test_messages_arriving_while_asking_are_shown_after_the_answer() -> None:
+    """The stream keeps being received during the question and is drawn after the answer."""
+    with serve(prompt_session()) as srv, interactive(srv) as term:
+        term.expect(QUESTION)
+        # Another client changes the model: the session reports it to every watcher.
+        assert sesstail(srv, "set-model", SESSION, "claude-opus-4-1").exit_code == 0
+        time.sleep(0.3)
+        assert "Model set to" not in term.expect(QUESTION)
+        term.type("a")
+        assert term.finish() == 0
+    after = term.seen.split("allowed Bash (perm_r1)", 1)[1]
+    assert "Model set to claude-opus-4-1" in after
+
+
+def test_a_prompt_withdrawn_while_asking_closes_the_question() -> None:
+    """When the session withdraws the prompt, the question closes and nothing is sent."""
+    with serve(prompt_session(), withdraw_prompts_after=1.0) as srv, interactive(srv) as term:
+        term.expect(QUESTION)
+        term.expect("the session withdrew prompt perm_r1: question closed")
+        assert term.finish() == 0
+        assert srv.received == []
+    assert "permission prompt perm_r1 (Bash) withdrawn" in term.seen
+    assert "■ success" in term.seen
+
+
+def test_leaving_the_prompt_lets_another_terminal_answer() -> None:
+    """Leaving it sends nothing; an allow from elsewhere then withdraws it and the tool runs."""
+    with serve(prompt_session()) as srv, interactive(srv) as term:
+        term.expect(QUESTION)
+        term.type("l")
+        term.expect("left prompt perm_r1 open")
+        assert sesstail(srv, "allow", SESSION, PROMPT_ID).exit_code == 0
+        assert term.finish() == 0
+        assert srv.received == [ALLOW]
+    assert "permission prompt perm_r1 (Bash) withdrawn" in term.seen
+    assert "⎿ Bash  rm -rf build\n      done" in term.seen
+
+
+def test_other_control_requests_get_an_error_answer() -> None:
+    """A control request the watcher cannot serve is answered with an error at once."""
+    objs: list[dict[str, Any]] = messages(3)
+    objs.insert(1, {"type": "control_request", "request_id": "q1", "request": {"subtype": "x_y"}})
+    with serve(ServedSession.from_objects(SESSION, objs)) as srv, interactive(srv) as term:
+        assert term.finish() == 0
+        assert srv.received == [
+            {
+                "type": "control_response",
+                "response": {
+                    "subtype": "error",
+                    "request_id": "q1",
+                    "error": "sesstail cannot answer control requests of x_y",
+                },
+            }
+        ]
+
+
+def test_interactive_needs_a_terminal() -> None:
+    """Without a terminal --interactive exits 2 before connecting."""
+    with serve(prompt_session()) as srv:
+        result = CliRunner().invoke(
+            app,
+            ["watch", SESSION, "--interactive", "--base-url", srv.base_url, "--org", ORG],
+            env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
+        )
+        assert result.exit_code == 2
+        assert "--interactive needs a terminal" in result.stderr
+        assert srv.connection_count == 0
+
+
+def test_a_passive_watcher_sees_the_prompt_answered_elsewhere() -> None:
+    """A plain watch draws the prompt, then says it was withdrawn once answered elsewhere."""
+    with serve(prompt_session()) as srv:
+        watcher = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "sesstail", "watch", SESSION, "--format", "pretty"),
+                *("--until", "result", "--base-url", srv.base_url, "--org", ORG),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
+        )
+        deadline = time.monotonic() + 10
+        while srv.connection_count < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # let the playback reach the prompt
+        assert sesstail(srv, "allow", SESSION, PROMPT_ID).exit_code == 0
+        out, _ = watcher.communicate(timeout=10)
+        assert srv.received == [ALLOW]
+    text = out.decode()
+    assert watcher.returncode == 0
+    assert "PERMISSION REQUESTED" in text
+    assert "\a" not in text  # no bell when not drawing on a terminal
+    assert text.index("PERMISSION REQUESTED") < text.index("perm_r1 (Bash) withdrawn")
