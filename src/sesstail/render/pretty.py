@@ -13,19 +13,21 @@ that looks like Markdown, as cleaned Markdown source.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import re
 import time
 import zlib
 from collections.abc import Callable, Iterable
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
 import orjson
+from markdown_it import MarkdownIt
 from rich import box
 from rich.cells import cell_len
 from rich.color import ColorSystem
-from rich.console import Console, ConsoleOptions, Group, RenderableType
-from rich.markdown import Markdown
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.markdown import Markdown, MarkdownElement, Paragraph
 from rich.panel import Panel
 from rich.rule import Rule
 from rich.segment import Segment
@@ -131,11 +133,15 @@ def _render_frame(
     return out
 
 
-def _plain_text_lines(console: Console, text: Text, width: int) -> list[list[Segment]] | None:
-    """The lines of a ``Text`` that needs no word wrap, or None to let rich lay it out.
+def _plain_text_lines(
+    console: Console, text: Text, width: int, *, unpadded: bool = False
+) -> list[list[Segment]] | None:
+    """The lines of a ``Text`` as rich would lay them out, or None to let rich do it.
 
-    ``render_lines`` costs several times more than this, and most rows are short lines or
-    cut lines (``no_wrap``), which need no layout at all.
+    ``render_lines`` costs several times more than this: most rows are short lines or cut
+    lines (``no_wrap``), which need no layout, and the rest is printable ASCII, where word
+    wrap is simple. ``unpadded``: wrap a left-justified text too, without the blanks with
+    which rich pads its lines to the width (the caller strips them).
     """
     plain = text.plain
     if "\t" in plain or text.justify not in (None, "default", "left"):
@@ -144,18 +150,139 @@ def _plain_text_lines(console: Console, text: Text, width: int) -> list[list[Seg
         segments: Iterable[Segment] = text.render(console)
     else:  # Text.render drops the base style of a text without spans
         segments = [Segment(plain, console.get_style(text.style))]
-    lines = list(Segment.split_lines(segments)) or [[]]
+    # Most texts are one line: no need to look for line ends in each segment.
+    lines = (list(Segment.split_lines(segments)) or [[]]) if "\n" in plain else [list(segments)]
+    # Printable ASCII: a character is a cell, so plain's lines give the lengths.
+    lengths = None
+    if plain.isascii() and plain.replace("\n", "").isprintable():
+        lengths = [len(part) for part in plain.split("\n")]
+    wrapped: list[list[Segment]] | None = None
     for number, line in enumerate(lines):
-        if Segment.get_line_length(line) > width:
+        length = lengths[number] if lengths is not None else Segment.get_line_length(line)
+        if length > width:
             if not text.no_wrap:
-                return None
+                if text.overflow not in (None, "fold") or (text.justify == "left" and not unpadded):
+                    return None
+                if wrapped is None:
+                    wrapped = lines[:number]
+                pieces = _wrap_ascii_line(line, width)
+                if pieces is None:
+                    return None
+                wrapped.extend(pieces)
+                continue
             cut = Segment.adjust_line_length(line, width - 1, pad=False)
             if cut and not cut[-1].control:
                 cut[-1] = Segment(cut[-1].text + "…", cut[-1].style)
             else:
                 cut.append(Segment("…"))
             lines[number] = cut
-    return lines
+        elif wrapped is not None:
+            wrapped.append(line)
+    if wrapped is None:
+        return lines
+    if plain.endswith("\n"):  # as Text.wrap draws it: a last, empty line
+        wrapped.append([])
+    return wrapped
+
+
+# A word and the blanks after it, as rich's word wrap (rich._wrap) splits a line.
+_WORD = re.compile(r"\s*\S+\s*")
+_NOT_BLANK = re.compile(r"[^ ]")
+
+
+def _line_breaks(plain: str, width: int) -> list[int]:
+    """Where rich's word wrap breaks ``plain`` (printable ASCII, one line) at ``width``.
+
+    Line by line rather than word by word: the next line starts at the first word whose
+    last character lies beyond the width. A word wider than a line (folded) or blanks
+    opening the text (part of the first word) take the word-by-word way.
+    """
+    if plain.startswith(" "):
+        return _word_breaks(plain, width)
+    breaks: list[int] = []
+    start = 0
+    length = len(plain)
+    while length - start > width:
+        limit = start + width
+        if plain[limit] == " ":
+            match = _NOT_BLANK.search(plain, limit)
+            if match is None:
+                break
+            start = match.start()
+        else:
+            space = plain.rfind(" ", start, limit)
+            if space < 0:
+                return _word_breaks(plain, width)
+            start = space + 1
+        breaks.append(start)
+    return breaks
+
+
+def _word_breaks(plain: str, width: int) -> list[int]:
+    """``rich._wrap.divide_line`` for printable ASCII: len() for cell_len(), slices for
+    chop_cells()."""
+    breaks: list[int] = []
+    offset = 0
+    for match in _WORD.finditer(plain):
+        start = match.start()
+        word = match.group()
+        word_length = len(word.rstrip())
+        if width - offset >= word_length:
+            offset += len(word)
+        elif word_length > width:
+            chunks = [word[index : index + width] for index in range(0, len(word), width)]
+            for chunk in chunks[:-1]:
+                if start:
+                    breaks.append(start)
+                start += len(chunk)
+            if start:
+                breaks.append(start)
+            offset = len(chunks[-1])
+        elif offset and start:
+            breaks.append(start)
+            offset = len(word)
+    return breaks
+
+
+def _wrap_ascii_line(line: list[Segment], width: int) -> list[list[Segment]] | None:
+    """``line`` word-wrapped at ``width`` exactly as ``Text.wrap`` does it (overflow "fold"),
+    or None unless it is printable ASCII, where a character is a cell.
+
+    Rich measures every word with ``cell_len`` and builds a ``Text`` per line; wrapping
+    prose and thinking that way is where most of the drawing time went.
+    """
+    plain = "".join([segment.text for segment in line])
+    if not (plain.isascii() and plain.isprintable()):
+        return None
+    breaks = _line_breaks(plain, width)
+    breaks.append(len(plain))
+    # Cut the segments at the breaks; a line longer than the width (trailing blanks) is cropped.
+    pieces: list[list[Segment]] = []
+    piece: list[Segment] = []
+    breaks_iter = iter(breaks)
+    cut = next(breaks_iter)
+    position = 0
+    for segment in line:
+        text = segment.text
+        end = position + len(text)
+        start = 0
+        while cut < end:
+            if cut - position > start:
+                piece.append(Segment(text[start : cut - position], segment.style))
+            start = cut - position
+            pieces.append(piece)
+            piece = []
+            cut = next(breaks_iter)
+        if start < len(text):
+            piece.append(Segment(text[start:], segment.style) if start else segment)
+        position = end
+    pieces.append(piece)
+    return [
+        Segment.adjust_line_length(piece, width, pad=False)
+        if sum([len(segment.text) for segment in piece]) > width
+        else piece
+        for piece in pieces
+    ]
 
 
 def _rstrip_line(line: list[Segment]) -> list[Segment]:
@@ -184,6 +311,7 @@ class PrettyRenderer:
         width: int | None = None,
         timestamps: bool = False,
         label: str | None = None,
+        bell: bool | None = None,
     ) -> None:
         self._file = file
         self._console = _make_console(file, color=color, width=width)
@@ -194,7 +322,9 @@ class PrettyRenderer:
         self._label: list[Segment] = []
         if label:
             name = clean(label.replace("\n", " "))[:24]
-            color_name = _LABEL_COLORS[zlib.crc32(label.encode()) % len(_LABEL_COLORS)]
+            # From the label without its padding: a session keeps its colour whatever the
+            # width of the labels it is shown with.
+            color_name = _LABEL_COLORS[zlib.crc32(label.strip().encode()) % len(_LABEL_COLORS)]
             self._label = [Segment(name + " ", Style(color=color_name, bold=True))]
         self._calls: dict[str, tuple[str, Any]] = {}
         self._reply_ids: dict[str, str] = {}
@@ -203,6 +333,17 @@ class PrettyRenderer:
         self._last_call: str | None = None
         self._adjacent_call: str | None = None
         self._clock: tuple[int, str] = (-1, "")
+        # Permission prompts still open: request id → (tool, tool_use_id). A prompt rings the
+        # terminal bell once (by default only when drawing on a terminal).
+        self._open_prompts: dict[str, tuple[str, str]] = {}
+        self._prompted_calls: dict[str, str] = {}
+        self._rung: dict[str, bool] = {}
+        if bell is None:
+            try:
+                bell = file.isatty()
+            except (AttributeError, ValueError):
+                bell = False
+        self._bell = bell
         self._system: dict[str, Callable[[dict[str, Any]], list[_Row]]] = {
             "init": self._init,
             "status": self._status,
@@ -446,6 +587,7 @@ class PrettyRenderer:
     def _tool_result(self, block: dict[str, Any], adjacent: str | None) -> list[_Row]:
         call_id = _str(block.get("tool_use_id"))
         is_error = block.get("is_error") is True
+        answered = self._prompt_answered(call_id, is_error, block.get("content"))
         body = Text(no_wrap=True, overflow="ellipsis")
         if call_id != adjacent and call_id in self._calls:
             # Not right under its call (parallel calls, a sub-agent in between): say whose.
@@ -476,7 +618,20 @@ class PrettyRenderer:
             body.append(f"\n… {hidden} more line{'s' if hidden != 1 else ''}", _DIM)
         if tail:
             body.append("\n" + "\n".join(tail), style)
-        return [("    ⎿ ", "      ", _DIM, body)]
+        return [*answered, ("    ⎿ ", "      ", _DIM, body)]
+
+    def _prompt_answered(self, call_id: str, is_error: bool, content: Any) -> list[_Row]:
+        """The line that closes an open prompt once its tool's result shows the answer."""
+        request_id = self._prompted_calls.pop(call_id, None) if call_id else None
+        if request_id is None or self._open_prompts.pop(request_id, None) is None:
+            return []
+        text = _result_text(content).lower()
+        if not is_error:
+            line = Text(f"✓ permission prompt {_one_line(request_id, 80)} answered: allowed")
+            return [("  ", "  ", None, _styled(line, "green"))]
+        verdict = "denied" if ("denied" in text or "rejected" in text) else "answered"
+        line = Text(f"✗ permission prompt {_one_line(request_id, 80)} {verdict}")
+        return [("  ", "  ", None, _styled(line, "red"))]
 
     def _tool_progress(self, obj: dict[str, Any]) -> list[_Row]:
         call_id = _str(obj.get("tool_use_id"))
@@ -689,6 +844,16 @@ class PrettyRenderer:
                 lines, _ = _excerpt(value, 4)
                 parts.append(Text(key.replace("_", " ") + ": ", _BOLD) + Text("\n".join(lines)))
         parts.append(Text("request id: ", _BOLD) + Text(request_id))
+        tool_use_id = _str(request.get("tool_use_id"))
+        raw_id = _str(obj.get("request_id"))
+        if raw_id:
+            _remember(self._open_prompts, raw_id, (name, tool_use_id), MAX_CALLS)
+            if tool_use_id:
+                _remember(self._prompted_calls, tool_use_id, raw_id, MAX_CALLS)
+            if self._bell and raw_id not in self._rung:
+                _remember(self._rung, raw_id, True, MAX_CALLS)
+                with contextlib.suppress(ValueError, OSError):
+                    self._file.write("\a")
         title = Text(" PERMISSION REQUESTED ", Style(color="yellow", bold=True, reverse=True))
         panel = Panel(
             Group(*parts),
@@ -700,7 +865,17 @@ class PrettyRenderer:
         return [("", "", None, panel)]
 
     def _control_cancel(self, obj: dict[str, Any]) -> list[_Row]:
-        request_id = _one_line(_str(obj.get("request_id")) or "?", 80)
+        raw_id = _str(obj.get("request_id"))
+        request_id = _one_line(raw_id or "?", 80)
+        prompt = self._open_prompts.pop(raw_id, None)
+        if prompt is not None:
+            name, tool_use_id = prompt
+            self._prompted_calls.pop(tool_use_id, None)
+            line = Text(
+                f"⇄ permission prompt {request_id} ({_one_line(name, 40)}) withdrawn", _WARN
+            )
+            line.append(" · answered elsewhere, or the turn moved on", _DIM)
+            return [("", "", None, line)]
         return [("", "", None, Text(f"⇄ permission prompt {request_id} withdrawn", _WARN))]
 
     def _control_response(self, obj: dict[str, Any]) -> list[_Row]:
@@ -783,8 +958,128 @@ def _prose(text: str) -> RenderableType:
         text = text[:PROSE_CHARS] + "\n…"
     text = clean(text)
     if _MARKDOWN_HINT.search(text):
-        return Markdown(text, hyperlinks=False)
+        return _markdown(text)
     return Text(text)
+
+
+class _MarkdownFactory:
+    """``Markdown(text, hyperlinks=False)``, with one markdown-it parser for all texts.
+
+    Rich's ``Markdown`` builds a new parser, with all its rule chains, for every text: that
+    cost more than the parse itself (~130 of ~210 µs). Here each Markdown is a copy of one
+    that rich made, with its own parse by a parser set up as rich sets up its own, and with
+    :class:`_Paragraph` for paragraphs if a probe draws the same with it. Should rich's
+    Markdown ever change shape or parse differently, every text gets a plain ``Markdown``.
+    """
+
+    _FIELDS = frozenset(
+        {"markup", "parsed", "code_theme", "justify", "style", "hyperlinks"}
+        | {"inline_code_lexer", "inline_code_theme"}
+    )
+    _PROBE = (
+        "# a\n\n~~b~~ *c* **d** `e` [f](g)\n\n| h |\n|---|\n| i |\n\n- j\n1. k\n> l\n\n"
+        "  A paragraph of words, `code spans` and **bold words** long enough to wrap at "
+        "any of the widths tried, with a_word_that_is_longer_than_sixteen_characters.\n\n"
+        "- an item long enough to wrap, with `code` at the end of a line: `x` `y` `z` `w`\n"
+        "- é and 漢字 and\ta tab, then another long line that will have to wrap somewhere\n"
+    )
+
+    def __init__(self) -> None:
+        self._ready = False
+        self._template: Markdown | None = None
+        self._parser: MarkdownIt | None = None
+        self._class: type[Markdown] = Markdown
+
+    def __call__(self, text: str) -> Markdown:
+        if not self._ready:
+            self._prepare()
+        template, parser = self._template, self._parser
+        if template is None or parser is None:
+            return Markdown(text, hyperlinks=False)
+        markdown = Markdown.__new__(self._class)
+        markdown.__dict__.update(template.__dict__)
+        markdown.markup = text
+        markdown.parsed = parser.parse(text)
+        return markdown
+
+    def _prepare(self) -> None:
+        self._ready = True
+        try:
+            template = Markdown(self._PROBE, hyperlinks=False)
+            parser = MarkdownIt().enable("strikethrough").enable("table")
+            expected = [token.as_dict() for token in template.parsed]
+            if set(vars(template)) == self._FIELDS and expected == [
+                token.as_dict() for token in parser.parse(self._PROBE)
+            ]:
+                self._template, self._parser = template, parser
+                if _same_drawing(template, _copy_as(template, _Markdown)):
+                    self._class = _Markdown
+        except Exception:  # any surprise: rich's own Markdown, as before
+            self._template = self._parser = None
+            self._class = Markdown
+
+
+class _Paragraph(Paragraph):
+    """A Markdown paragraph, word-wrapped by :func:`_plain_text_lines` when it can be.
+
+    Rich pads the lines of a paragraph to the width with unstyled blanks, which
+    :func:`_render_frame` strips again; here they are left out.
+    """
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        text = self.text
+        text.justify = self.justify
+        lines = None
+        if (
+            self.justify == "left"
+            and not text.style
+            and text.end == "\n"
+            and text.overflow is None
+            and options.overflow is None
+            and not text.no_wrap
+            and not options.no_wrap
+            and not text.plain.endswith("\n")
+        ):
+            lines = _plain_text_lines(console, text, options.max_width, unpadded=True)
+        if lines is None:
+            yield text
+            return
+        newline = Segment.line()
+        for line in lines:
+            yield from line
+            yield newline
+
+
+class _Markdown(Markdown):
+    """Rich's Markdown with faster paragraphs."""
+
+    elements: ClassVar[dict[str, type[MarkdownElement]]] = {
+        **Markdown.elements,
+        "paragraph_open": _Paragraph,
+    }
+
+
+def _copy_as(markdown: Markdown, cls: type[Markdown]) -> Markdown:
+    copy = Markdown.__new__(cls)
+    copy.__dict__.update(markdown.__dict__)
+    return copy
+
+
+def _same_drawing(first: Markdown, second: Markdown) -> bool:
+    """Whether two Markdowns draw the same, as :func:`_render_frame` shows them."""
+    console = Console(file=io.StringIO(), width=100, force_terminal=True, color_system="truecolor")
+    for width in (100, 37, 16):
+        options = console.options.update_width(width)
+        drawings = [
+            [_rstrip_line(line) for line in console.render_lines(markdown, options, pad=False)]
+            for markdown in (first, second)
+        ]
+        if drawings[0] != drawings[1]:
+            return False
+    return True
+
+
+_markdown = _MarkdownFactory()
 
 
 def _call_line(name: str, tool_input: Any) -> Text:
@@ -1049,3 +1344,8 @@ def _remember(memory: dict[str, Any], key: str, value: Any, limit: int) -> None:
     memory[key] = value
     if len(memory) > limit:
         del memory[next(iter(memory))]
+
+
+def _styled(text: Text, color: str) -> Text:
+    text.stylize(Style(color=color, bold=True))
+    return text
