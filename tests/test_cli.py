@@ -435,3 +435,22 @@ def test_token_never_appears_even_with_verbose_and_debug(scenario: str) -> None:
         assert proc.returncode == 3
     if scenario == "not-found":
         assert proc.returncode == 4
+
+
+def test_main_builds_only_the_command_it_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """`main` runs a named command alone (cheaper start-up); help and typos see them all."""
+    from sesstail.cli import _app_for, main
+
+    assert [c.name for c in _app_for(["interrupt", "x"]).registered_commands] == ["interrupt"]
+    assert _app_for(["--help"]) is app
+    assert _app_for(["nosuch"]) is app
+    with pytest.raises(SystemExit) as caught:
+        main(["--help"])
+    assert caught.value.code == 0
+    listing = capsys.readouterr().out
+    for name in ("watch", "demo", "serve", "interrupt", "wait", "ls", "replay"):
+        assert name in listing
+    with pytest.raises(SystemExit) as caught:
+        main(["watch", "not-a-session"])
+    assert caught.value.code == 2
+    assert "invalid session id" in capsys.readouterr().err

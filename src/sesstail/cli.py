@@ -26,16 +26,17 @@ if TYPE_CHECKING:
     from sesstail.output import StatusReporter
     from sesstail.watch import Renderer, WatchOptions
 
-app = typer.Typer(
-    name="sesstail",
-    help="Follow a remote Claude Code session live from a terminal.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    pretty_exceptions_show_locals=False,
-    add_completion=True,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+_APP_SETTINGS: dict[str, Any] = {
+    "name": "sesstail",
+    "help": "Follow a remote Claude Code session live from a terminal.",
+    "no_args_is_help": True,
+    "pretty_exceptions_enable": False,
+    "pretty_exceptions_show_locals": False,
+    "add_completion": True,
+    "rich_markup_mode": None,
+    "context_settings": {"help_option_names": ["-h", "--help"]},
+}
+app = typer.Typer(**_APP_SETTINGS)
 
 
 class OutputFormat(enum.StrEnum):
@@ -632,5 +633,26 @@ from sesstail import cli_control, cli_sessions  # noqa: E402
 __all__ = ["app", "cli_control", "cli_sessions", "main", "run"]
 
 
+def _app_for(args: list[str]) -> typer.Typer:
+    """The app to run ``args`` with: just the command named, when there is one.
+
+    typer turns every registered command into a click command on each run, about 20 ms for
+    all of them, which `sesstail interrupt` and every other short command would pay.
+    Completion and top-level help need them all.
+    """
+    if os.environ.get("_SESSTAIL_COMPLETE"):
+        return app
+    name = next((arg for arg in args if not arg.startswith("-")), None)
+    for info in app.registered_commands:
+        command_name = info.name or (info.callback.__name__ if info.callback else None)
+        if name is not None and command_name == name:
+            single = typer.Typer(**_APP_SETTINGS)
+            single.registered_callback = app.registered_callback
+            single.registered_commands = [info]
+            return single
+    return app
+
+
 def main(argv: list[str] | None = None) -> None:
-    app(args=argv, prog_name="sesstail")
+    args = list(sys.argv[1:] if argv is None else argv)
+    _app_for(args)(args=args, prog_name="sesstail")
