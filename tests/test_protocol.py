@@ -657,3 +657,42 @@ def test_control_success_and_error_shapes() -> None:
             "error": "Unsupported control request subtype: x",
         },
     }
+
+
+@settings(max_examples=200, deadline=None)
+@given(obj=message_objects, exact=st.booleans())
+def test_fast_single_message_path_agrees_with_parse_frame(obj: dict[str, Any], exact: bool) -> None:
+    """parse_message, the receive loop's fast path, gives what parse_frame gives, or None."""
+    from sesstail.protocol import parse_message
+
+    frame = json.dumps(obj)
+    fast = parse_message(frame, 1.0, exact)
+    (slow,) = list(parse_frame(frame, 1.0))
+    assert isinstance(slow, Message)
+    if fast is not None:
+        assert fast.line == slow.line == frame
+        if exact:
+            assert fast.obj == slow.obj
+
+
+def test_fast_path_declines_what_is_not_one_message_on_one_line() -> None:
+    """Junk, arrays, binary frames and multi-line frames go to parse_frame."""
+    from sesstail.protocol import parse_message
+
+    frames: list[str | bytes] = [
+        "nope",
+        "[1]",
+        '{"type": 1}',
+        b'{"type":"a"}',
+        '{"type":"a"}\n{"type":"b"}',
+    ]
+    for frame in frames:
+        assert parse_message(frame, 1.0) is None
+
+
+def test_inexact_parse_still_re_encodes_big_integers_exactly() -> None:
+    """Without the big-integer scan, a multi-line frame is still re-encoded exactly."""
+    frame = '{\n  "type": "a",\n  "n": 123456789012345678901234567890\n}'
+    (msg,) = list(parse_frame(frame, 1.0, exact=False))
+    assert isinstance(msg, Message)
+    assert msg.line == '{"type":"a","n":123456789012345678901234567890}'

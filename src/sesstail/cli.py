@@ -358,6 +358,8 @@ def watch_command(
             "ping_interval": ping_interval,
             "ping_timeout": ping_timeout,
             "open_timeout": open_timeout,
+            # JSON lines are written as received: the parsed object only serves filters.
+            "exact_numbers": out_format is not OutputFormat.jsonl,
         }
         settings = target.stream_settings(**stream_options)
         reporter = StatusReporter(

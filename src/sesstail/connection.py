@@ -37,7 +37,15 @@ from sesstail import __version__
 from sesstail.credentials import REFRESH_HINT, Token
 from sesstail.errors import AuthError, CannotConnect, SessionNotFound, UsageError
 from sesstail.netconfig import choose_proxy, is_loopback, tls_context
-from sesstail.protocol import ANTHROPIC_VERSION, Message, SeenIds, Skipped, encode, parse_frame
+from sesstail.protocol import (
+    ANTHROPIC_VERSION,
+    Message,
+    SeenIds,
+    Skipped,
+    encode,
+    parse_frame,
+    parse_message,
+)
 
 NORMAL_CLOSURE = 1000
 SESSION_NOT_FOUND = 4001
@@ -70,6 +78,9 @@ class StreamSettings:
     close_timeout: float = 5.0
     stable_after: float = 10.0
     max_size: int = 256 * 2**20
+    # False when only JSON lines are written: integers beyond 64 bits may then be rounded in
+    # Message.obj (never in Message.line), which saves a scan of every frame.
+    exact_numbers: bool = True
     env: dict[str, str] | None = field(default=None, repr=False)
 
 
@@ -199,9 +210,12 @@ class SessionStream:
                 self.on_status("reconnected" if ever_connected else "connected", False)
                 ever_connected = True
                 try:
+                    exact = s.exact_numbers
                     async for frame in ws:
                         now = time.time()
-                        for item in parse_frame(frame, now):
+                        single = parse_message(frame, now, exact)
+                        items = (single,) if single is not None else parse_frame(frame, now, exact)
+                        for item in items:
                             if type(item) is Skipped:
                                 self.on_status(
                                     f"skipped a frame: {item.reason}: {item.excerpt}", True

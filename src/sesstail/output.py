@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import time
@@ -33,16 +34,23 @@ def want_color(choice: str, stream: TextIO, env: Mapping[str, str] | None = None
 
 
 class JsonlWriter:
-    """One line per message, exactly as received, flushed per line; nothing else on stdout.
+    """One line per message, exactly as received; nothing else on stdout.
 
-    On a real file descriptor each line is one ``os.write``: unbuffered, so nothing waits in a
-    buffer, and cheaper than a text write plus a flush (1.0 µs against 1.7 µs per line here).
+    No line ever waits in a buffer for more input: on a real file descriptor, the lines of a
+    burst of frames are gathered and written with one ``os.write`` as soon as the event loop
+    gets control back — before it waits for the network again. Outside an event loop each line
+    is written at once. (One write per line cost 1 µs a message more here.)
     """
 
-    __slots__ = ("_fd", "_out")
+    __slots__ = ("_error", "_fd", "_out", "_pending", "_scheduled")
+
+    MAX_PENDING = 512
 
     def __init__(self, out: TextIO) -> None:
         self._out = out
+        self._pending: list[str] = []
+        self._scheduled = False
+        self._error: OSError | None = None
         try:
             out.flush()
             self._fd: int | None = out.fileno()
@@ -50,19 +58,49 @@ class JsonlWriter:
             self._fd = None  # a StringIO, or a test runner's capture
 
     def message(self, msg: Message) -> None:
-        fd = self._fd
-        if fd is None:
+        if self._fd is None:
             self._out.write(msg.line + "\n")
             self._out.flush()
             return
-        data = (msg.line + "\n").encode("utf-8", "surrogatepass")
+        if self._error is not None:
+            raise self._error
+        self._pending.append(msg.line)
+        if len(self._pending) >= self.MAX_PENDING:
+            self._write_pending()
+        elif not self._scheduled:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self._write_pending()
+                return
+            loop.call_soon(self._write_soon)
+            self._scheduled = True
+
+    def _write_soon(self) -> None:
+        self._scheduled = False
+        try:
+            self._write_pending()
+        except OSError as exc:  # a closed pipe: reported by the next message() or close()
+            self._error = exc
+
+    def _write_pending(self) -> None:
+        if not self._pending:
+            return
+        assert self._fd is not None
+        self._pending.append("")
+        data = "\n".join(self._pending).encode("utf-8", "surrogatepass")
+        self._pending.clear()
         while data:
-            written = os.write(fd, data)
+            written = os.write(self._fd, data)
             data = data[written:]
 
     def close(self) -> None:
         if self._fd is None:
             self._out.flush()
+            return
+        if self._error is not None:
+            raise self._error
+        self._write_pending()
 
 
 class StatusReporter:

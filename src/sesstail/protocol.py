@@ -134,9 +134,13 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _loads(text: str) -> Any:
-    """Parse JSON exactly; any failure, however exotic, is a ``ValueError``."""
-    if not _has_long_digit_run(text):
+def _loads(text: str, exact: bool = True) -> Any:
+    """Parse JSON; any failure, however exotic, is a ``ValueError``.
+
+    ``exact=False`` skips the scan for integers beyond 64 bits, for callers that only read
+    string fields of the result (JSONL output writes the line as received, never the object).
+    """
+    if not exact or not _has_long_digit_run(text):
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:
@@ -154,7 +158,23 @@ def _dumps(obj: Any) -> str:
         return json.dumps(obj, separators=(",", ":"))
 
 
-def parse_frame(frame: str | bytes, received_at: float) -> Iterator[Message | Skipped]:
+def parse_message(frame: str | bytes, received_at: float, exact: bool = True) -> Message | None:
+    """The common case, cheaply: a frame that is one message on one line; else None, and
+    ``parse_frame`` says what the frame holds."""
+    if type(frame) is not str or "\n" in frame or "\r" in frame:
+        return None
+    try:
+        obj = orjson.loads(frame) if not exact else _loads(frame)
+    except ValueError:
+        return None
+    if type(obj) is dict and type(obj.get("type")) is str:
+        return Message(frame.strip(), obj, received_at)
+    return None
+
+
+def parse_frame(
+    frame: str | bytes, received_at: float, exact: bool = True
+) -> Iterator[Message | Skipped]:
     """Split one text frame into messages, and say what was skipped.
 
     A frame is one JSON object, or several separated by newlines. Any object with a string
@@ -164,7 +184,7 @@ def parse_frame(frame: str | bytes, received_at: float) -> Iterator[Message | Sk
         yield Skipped("binary frame", f"{len(frame)} bytes")
         return
     try:
-        obj = _loads(frame)
+        obj = _loads(frame, exact)
     except ValueError:
         if "\n" not in frame:
             yield Skipped("invalid JSON", shorten(frame))
@@ -172,7 +192,7 @@ def parse_frame(frame: str | bytes, received_at: float) -> Iterator[Message | Sk
         # Only "\n" separates messages: U+2028 and friends are legal inside JSON strings.
         for line in frame.split("\n"):
             if line.strip():
-                yield from parse_frame(line.rstrip("\r"), received_at)
+                yield from parse_frame(line.rstrip("\r"), received_at, exact)
         return
     if type(obj) is not dict:
         yield Skipped(f"a JSON {_json_kind(obj)}, not an object", shorten(frame))
@@ -181,7 +201,10 @@ def parse_frame(frame: str | bytes, received_at: float) -> Iterator[Message | Sk
         yield Skipped("an object without a string type", shorten(frame))
         return
     # A JSON string cannot hold a raw newline, so a frame without one is a single line.
-    line = frame.strip() if ("\n" not in frame and "\r" not in frame) else _dumps(obj)
+    if "\n" not in frame and "\r" not in frame:
+        line = frame.strip()
+    else:
+        line = _dumps(obj if exact else _loads(frame))
     yield Message(line, obj, received_at)
 
 
