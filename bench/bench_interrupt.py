@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 
+from common import child_env
 from sesstail.server import ServedSession, SessionsServer
 from sesstail.server.thread import server_thread
 
@@ -64,8 +65,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
-    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    env["CLAUDE_CODE_OAUTH_TOKEN"] = TOKEN
+    # As a user's shell has it: bytecode cached (some sandboxes set PYTHONDONTWRITEBYTECODE,
+    # which would make sesstail compile its modules at every start), no proxies.
+    env = child_env(CLAUDE_CODE_OAUTH_TOKEN=TOKEN)
     sesstail = shutil.which("sesstail", path=os.path.dirname(sys.executable)) or "sesstail"
     served = ServedSession.from_objects(
         SESSION, [{"type": "system", "subtype": "init", "uuid": "i0", "session_id": SESSION}]
