@@ -610,3 +610,18 @@ def test_demo_piped_allows_the_prompt_and_ends() -> None:
     assert objs[prompt_at + 1]["message"]["content"][0]["type"] == "tool_result"
     assert types[-1] == "result"
     assert objs[-1]["subtype"] == "success"
+
+
+def test_a_request_lost_with_its_connection_is_sent_again_after_the_reconnect() -> None:
+    """The link drops after the request and before the answer: same request_id, sent again."""
+    paced = ServedSession.from_objects(SESSION, messages(4), gap=0.3)
+    faults = Faults(control_silent=True, drop_after=2, replay_history=False)
+    server = SessionsServer([paced], speed=1, token=TOKEN, org=ORG, faults=faults)
+    with server_thread(server) as srv:
+        result = sesstail(srv, "interrupt", SESSION, "--timeout", "10")
+        frames = sent(srv)
+    assert result.exit_code == 0, result.stderr
+    assert srv.connection_count == 2
+    assert len(frames) == 2
+    assert frames[0] == frames[1]
+    assert frames[0]["request"] == {"subtype": "interrupt"}

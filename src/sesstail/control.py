@@ -156,13 +156,17 @@ async def _send_when_connected(
             await asyncio.sleep(0.01)  # closed under our feet: wait for the reconnect
 
 
+RESEND_CHECK_S = 0.05
+
+
 async def exchange(
     stream: SessionStream, request: dict[str, Any], timeout: float
 ) -> dict[str, Any]:
     """Send ``request`` and return the ``control_response`` with its id.
 
     The timeout counts from the moment the request is sent: reaching the session is the
-    connection's business, with its own retries and exit codes.
+    connection's business, with its own retries and exit codes. If the connection is replaced
+    before the answer comes, the request is sent again with the same ``request_id``.
     """
     request_id = request["request_id"]
 
@@ -176,16 +180,27 @@ async def exchange(
         raise CannotConnect("the session stream ended before the answer came")
 
     receiver = asyncio.ensure_future(receive())
+    loop = asyncio.get_running_loop()
     try:
         await _send_when_connected(stream, request, receiver)
-        try:
-            return await asyncio.wait_for(asyncio.shield(receiver), timeout)
-        except TimeoutError:
-            subtype = request["request"]["subtype"]
-            raise ControlTimeout(
-                f"no answer to {subtype} within {timeout:g} s",
-                hint="the session may be busy or not connected; try again or raise --timeout",
-            ) from None
+        sent_on = stream.connections
+        deadline = loop.time() + timeout
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                subtype = request["request"]["subtype"]
+                raise ControlTimeout(
+                    f"no answer to {subtype} within {timeout:g} s",
+                    hint="the session may be busy or not connected; try again or raise --timeout",
+                )
+            done, _ = await asyncio.wait({receiver}, timeout=min(remaining, RESEND_CHECK_S))
+            if done:
+                return receiver.result()
+            if stream.connections > sent_on:
+                # The connection was replaced before the answer came: the request may have
+                # died with it, so it goes again, with the same id, on the new one.
+                await _send_when_connected(stream, request, receiver)
+                sent_on = stream.connections
     finally:
         receiver.cancel()
         with contextlib.suppress(BaseException):

@@ -65,7 +65,7 @@ class Faults:
     # answer after a delay, or never answer at all.
     control_error: str | None = None
     control_delay: float = 0.0
-    control_silent: bool = False
+    control_silent: bool = False  # on the faulty connections only
     # Withdraw a permission prompt nobody answered after this many seconds (the turn ended);
     # the session then carries on as if it had been answered elsewhere.
     withdraw_prompts_after: float | None = None
@@ -301,7 +301,7 @@ class SessionsServer:
         # Playback pauses (pacing, keep-alive intervals) must not outlive the connection:
         # whichever ends first, the connection or the playback, ends the other.
         tasks = {
-            asyncio.create_task(self._read_controls(ws, session)),
+            asyncio.create_task(self._read_controls(ws, session, faulty)),
             asyncio.create_task(self._play(ws, session, faulty)),
         }
         try:
@@ -368,7 +368,9 @@ class SessionsServer:
             await asyncio.sleep(self.keepalive_interval)
             await ws.send('{"type":"keep_alive"}')
 
-    async def _read_controls(self, ws: ServerConnection, session: ServedSession) -> None:
+    async def _read_controls(
+        self, ws: ServerConnection, session: ServedSession, faulty: bool
+    ) -> None:
         faults = self.faults
         with contextlib.suppress(ConnectionClosed):
             async for frame in ws:
@@ -383,7 +385,7 @@ class SessionsServer:
                     await self._take_prompt_answer(ws, session, obj)
                     continue
                 answer = self.answer_control(obj)
-                if answer is None or faults.control_silent:
+                if answer is None or (faults.control_silent and faulty):
                     continue
                 if faults.control_error is not None:
                     answer = control_error(answer["response"]["request_id"], faults.control_error)
