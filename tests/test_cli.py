@@ -325,7 +325,7 @@ def test_unreachable_host_exit_5() -> None:
         env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
     )
     assert result.exit_code == 5
-    assert "gave up after 2 retries" in result.stderr
+    assert "cannot connect (connection refused); gave up after 2 retries" in result.stderr
 
 
 @contextmanager

@@ -283,7 +283,8 @@ class SessionStream:
                 detail = str(closed)
                 if failures > s.retries:
                     raise CannotConnect(
-                        f"{what} ({detail}); gave up after {s.retries} retries"
+                        f"{what} ({detail}); gave up after {s.retries} "
+                        + ("retry" if s.retries == 1 else "retries")
                     ) from None
                 delay = backoff_delay(failures, s.retry_delay, s.max_delay)
                 self.on_status(
@@ -327,4 +328,6 @@ def _safe_url(url: str) -> str:
 def _os_error_text(exc: OSError) -> str:
     if isinstance(exc, socket.gaierror):
         return "host name not found"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
     return exc.strerror or str(exc) or type(exc).__name__
