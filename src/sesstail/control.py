@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO, cast
 
 from sesstail.connection import SessionStream, StreamSettings
 from sesstail.errors import CannotConnect, ControlError, ControlTimeout, UsageError
-from sesstail.protocol import Message, control_error, control_request, control_success
+from sesstail.protocol import (
+    Message,
+    control_error,
+    control_request,
+    control_success,
+    is_permission_prompt,
+)
 
 if TYPE_CHECKING:
     from sesstail.watch import Renderer, WatchOptions
@@ -117,17 +123,6 @@ def success_body(answer: dict[str, Any], what: str) -> dict[str, Any]:
         raise ControlError(f"{what}: {clean(text)}")
     inner = body.get("response")
     return inner if isinstance(inner, dict) else {}
-
-
-def is_prompt(obj: dict[str, Any]) -> bool:
-    """Whether ``obj`` is a permission prompt (a ``can_use_tool`` control request)."""
-    request = obj.get("request")
-    return (
-        obj.get("type") == "control_request"
-        and isinstance(obj.get("request_id"), str)
-        and isinstance(request, dict)
-        and request.get("subtype") == "can_use_tool"
-    )
 
 
 # -- one request, one answer ---------------------------------------------------------------------
@@ -306,7 +301,7 @@ async def wait_for_state(
             if until is State.result and obj["type"] == "result":
                 return msg
             if until is State.blocked:
-                if is_prompt(obj):
+                if is_permission_prompt(obj):
                     pending_prompts[obj["request_id"]] = msg
                     # A replayed prompt may already be withdrawn: give its cancel a moment.
                     continue
@@ -500,7 +495,7 @@ async def watch_and_answer(
                     elif (
                         kind == "control_request"
                         and isinstance(request_id, str)
-                        and not is_prompt(obj)
+                        and not is_permission_prompt(obj)
                     ):
                         # Unanswered control requests get a bridge dropped: say no at once.
                         request = obj.get("request")
@@ -528,7 +523,11 @@ async def watch_and_answer(
             if keeps(obj):
                 renderer.message(msg)
             request_id = str(obj.get("request_id"))
-            if is_prompt(obj) and request_id not in answered and not event_for(request_id).is_set():
+            if (
+                is_permission_prompt(obj)
+                and request_id not in answered
+                and not event_for(request_id).is_set()
+            ):
                 decision = await asker.ask(obj, event_for(request_id))
                 if decision is not None and not event_for(request_id).is_set():
                     if decision.allow:

@@ -293,6 +293,17 @@ class SeenIds:
         return len(self._seen)
 
 
+def is_permission_prompt(obj: dict[str, Any]) -> bool:
+    """Whether ``obj`` is a permission prompt (a ``can_use_tool`` control request)."""
+    request = obj.get("request")
+    return (
+        obj.get("type") == "control_request"
+        and isinstance(obj.get("request_id"), str)
+        and isinstance(request, dict)
+        and request.get("subtype") == "can_use_tool"
+    )
+
+
 def control_request(subtype: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
     """A control request envelope with a fresh request id."""
     return {

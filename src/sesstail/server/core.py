@@ -19,7 +19,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from sesstail.errors import UsageError
-from sesstail.protocol import control_error, control_success, encode
+from sesstail.protocol import control_error, control_success, encode, is_permission_prompt
 from sesstail.server.rest_api import RequestBodyConnection, RestApi
 
 DEMO_SESSION_ID = "session_01DemoSesstailWalkthrough"
@@ -436,13 +436,7 @@ class SessionsServer:
                 if '"control_request"' not in line:
                     continue
                 obj = json.loads(line)
-                request = obj.get("request")
-                if (
-                    obj.get("type") == "control_request"
-                    and isinstance(obj.get("request_id"), str)
-                    and isinstance(request, dict)
-                    and request.get("subtype") == "can_use_tool"
-                ):
+                if is_permission_prompt(obj):
                     found[index] = obj
             self._prompts[session.session_id] = found
         return found

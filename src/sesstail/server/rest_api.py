@@ -34,7 +34,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Response
 
-from sesstail.protocol import encode
+from sesstail.protocol import encode, is_permission_prompt
 
 if TYPE_CHECKING:
     from sesstail.server.core import SessionsServer
@@ -202,10 +202,8 @@ class RestApi:
                 continue
             if kind == "result":
                 return "idle"
-            if kind == "control_request":
-                request = obj.get("request")
-                if isinstance(request, dict) and request.get("subtype") == "can_use_tool":
-                    return "requires_action"
+            if is_permission_prompt(obj):
+                return "requires_action"
             if kind == "system" and obj.get("subtype") == "session_state_changed":
                 state = obj.get("state")
                 if state in STATUSES:
