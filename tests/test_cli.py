@@ -454,3 +454,14 @@ def test_main_builds_only_the_command_it_runs(capsys: pytest.CaptureFixture[str]
         main(["watch", "not-a-session"])
     assert caught.value.code == 2
     assert "invalid session id" in capsys.readouterr().err
+
+
+def test_a_remote_close_reason_in_an_error_is_escaped() -> None:
+    """The error line quoting a close reason carries no escape sequence from the server."""
+    faults = Faults(connections=None, close_after=0, close_code=1011, close_reason="\x1b]0;x\x07")
+    with serving(faults=faults) as server:
+        result = invoke(server, SESSION)
+    assert result.exit_code == 5
+    assert "\x1b" not in result.stderr
+    assert "\x07" not in result.stderr
+    assert "\\x1b]0;x\\x07" in result.stderr

@@ -224,7 +224,7 @@ def test_color_dims_the_line_but_remote_escapes_still_removed() -> None:
     """With colour, only our own dim/reset codes appear; remote ESC is still replaced."""
     err = io.StringIO()
     StatusReporter(err, color=True)("\x1b[31mred", False)
-    assert err.getvalue() == "\x1b[2msesstail: ?[31mred\x1b[0m\n"
+    assert err.getvalue() == "\x1b[2msesstail: \\x1b[31mred\x1b[0m\n"
 
 
 def test_closed_stream_does_not_raise() -> None:
@@ -232,3 +232,10 @@ def test_closed_stream_does_not_raise() -> None:
     err = io.StringIO()
     err.close()
     StatusReporter(err).line("late message")
+
+
+def test_status_lines_escape_bidi_overrides_and_stay_on_one_line() -> None:
+    """A close reason with a bidi override or a newline can neither reorder nor split a line."""
+    err = io.StringIO()
+    StatusReporter(err)("closed: \u202eevil\nsecond", False)
+    assert err.getvalue() == "sesstail: closed: \\u202eevil\\nsecond\n"

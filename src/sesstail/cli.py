@@ -54,10 +54,12 @@ class ColorChoice(enum.StrEnum):
 
 
 def _say(text: str) -> None:
+    # Errors can quote remote text (a close reason, an error answer): escaped like the rest.
+    from sesstail.render.sanitize import clean
     from sesstail.secrets import redact
 
     try:
-        sys.stderr.write(redact(text) + "\n")
+        sys.stderr.write(clean(redact(text)) + "\n")
         sys.stderr.flush()
     except (BrokenPipeError, ValueError):
         pass

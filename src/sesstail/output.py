@@ -138,10 +138,9 @@ class StatusReporter:
             pass
 
 
-_CONTROL = dict.fromkeys([*range(0x20), 0x7F, *range(0x80, 0xA0)], "?")
-_CONTROL.pop(0x09)
-
-
 def _printable(text: str) -> str:
-    """Status lines can quote remote text (a close reason, a junk frame): no controls."""
-    return text if text.isprintable() else text.translate(_CONTROL)
+    """Status lines can quote remote text (a close reason, a junk frame): escaped as the
+    renderers escape it, and kept on one line."""
+    from sesstail.render.sanitize import clean
+
+    return clean(text).replace("\n", "\\n")
