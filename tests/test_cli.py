@@ -465,3 +465,11 @@ def test_a_remote_close_reason_in_an_error_is_escaped() -> None:
     assert "\x1b" not in result.stderr
     assert "\x07" not in result.stderr
     assert "\\x1b]0;x\\x07" in result.stderr
+
+
+def test_the_cli_default_base_url_is_the_protocols() -> None:
+    """cli keeps its own copy of the default base URL (no protocol import at start-up)."""
+    from sesstail.cli import DEFAULT_BASE_URL
+    from sesstail.protocol import DEFAULT_BASE_URL as PROTOCOL_DEFAULT
+
+    assert DEFAULT_BASE_URL == PROTOCOL_DEFAULT

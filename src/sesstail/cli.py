@@ -129,6 +129,10 @@ def main_options(
     """Follow a remote Claude Code session live from a terminal."""
 
 
+DEFAULT_BASE_URL = "https://api.anthropic.com"  # protocol.DEFAULT_BASE_URL, without its imports
+SessionArg = Annotated[
+    str, typer.Argument(help="The session id (session_…) or its claude.ai/code address.")
+]
 BaseUrlOpt = Annotated[
     str,
     typer.Option(
@@ -291,7 +295,7 @@ def watch_command(
             show_default=False,
         ),
     ],
-    base_url: BaseUrlOpt = "https://api.anthropic.com",
+    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
     fmt: FormatOpt = None,
     json_flag: JsonOpt = False,

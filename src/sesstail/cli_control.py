@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from sesstail.cli import (
+    DEFAULT_BASE_URL,
     BaseUrlOpt,
     DebugOpt,
     OpenTimeoutOpt,
     OrgOpt,
     QuietOpt,
+    SessionArg,
     VerboseOpt,
     app,
     resolve_target,
@@ -45,9 +47,6 @@ class WaitState(enum.StrEnum):
     blocked = "blocked"
 
 
-SessionArg = Annotated[
-    str, typer.Argument(help="The session id (session_…) or its claude.ai/code address.")
-]
 TimeoutOpt = Annotated[
     float,
     typer.Option("--timeout", min=0.01, help="Seconds to wait for the answer (exit 7 after)."),
@@ -143,7 +142,7 @@ def interrupt_command(
     session_id: SessionArg,
     timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     json_out: JsonAnswerOpt = False,
-    base_url: BaseUrlOpt = "https://api.anthropic.com",
+    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
@@ -183,7 +182,7 @@ def set_model_command(
     model: Annotated[str, typer.Argument(help="A model name or alias; `default` resets it.")],
     timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     json_out: JsonAnswerOpt = False,
-    base_url: BaseUrlOpt = "https://api.anthropic.com",
+    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
@@ -232,7 +231,7 @@ def set_permission_mode_command(
     mode: Annotated[PermissionMode, typer.Argument(help="How the session asks for permission.")],
     timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     json_out: JsonAnswerOpt = False,
-    base_url: BaseUrlOpt = "https://api.anthropic.com",
+    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
@@ -268,7 +267,7 @@ def set_thinking_command(
     ],
     timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     json_out: JsonAnswerOpt = False,
-    base_url: BaseUrlOpt = "https://api.anthropic.com",
+    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
@@ -325,7 +324,7 @@ def mcp_status_command(
     session_id: SessionArg,
     timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     json_out: JsonAnswerOpt = False,
-    base_url: BaseUrlOpt = "https://api.anthropic.com",
+    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
@@ -358,7 +357,7 @@ def context_command(
     session_id: SessionArg,
     timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     json_out: JsonAnswerOpt = False,
-    base_url: BaseUrlOpt = "https://api.anthropic.com",
+    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
@@ -413,7 +412,7 @@ def control_command(
     ] = None,
     timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     json_out: JsonAnswerOpt = False,
-    base_url: BaseUrlOpt = "https://api.anthropic.com",
+    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
@@ -506,7 +505,7 @@ def allow_command(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the control_response sent on stdout.")
     ] = False,
-    base_url: BaseUrlOpt = "https://api.anthropic.com",
+    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
@@ -546,7 +545,7 @@ def deny_command(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the control_response sent on stdout.")
     ] = False,
-    base_url: BaseUrlOpt = "https://api.anthropic.com",
+    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
@@ -601,7 +600,7 @@ def wait_command(
         bool, typer.Option("--json", help="Print the message that ended the wait as a JSON line.")
     ] = False,
     settle: Annotated[float, typer.Option("--settle", min=0.0, hidden=True)] = 1.0,
-    base_url: BaseUrlOpt = "https://api.anthropic.com",
+    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,

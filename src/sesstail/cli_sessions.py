@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from sesstail.cli import (
+    DEFAULT_BASE_URL,
     BaseUrlOpt,
     ColorChoice,
     ColorOpt,
@@ -31,6 +32,7 @@ from sesstail.cli import (
     QuietOpt,
     RetriesOpt,
     RetryDelayOpt,
+    SessionArg,
     TimestampsOpt,
     TypeOpt,
     UntilOpt,
@@ -54,19 +56,12 @@ if TYPE_CHECKING:
     from sesstail.sessions_api import SessionsApi
     from sesstail.watch import WatchOptions
 
-DEFAULT_BASE = "https://api.anthropic.com"
-
 
 class SessionStatus(enum.StrEnum):
     running = "running"
     idle = "idle"
     requires_action = "requires_action"
     archived = "archived"
-
-
-SessionArg = Annotated[
-    str, typer.Argument(help="The session id (session_…) or its claude.ai/code address.")
-]
 
 
 def _api(where: Account | Target, retry_delay: float = 0.5) -> SessionsApi:
@@ -88,7 +83,7 @@ def ls_command(
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 20,
     json_flag: Annotated[bool, typer.Option("--json", help="One JSON line per session.")] = False,
-    base_url: BaseUrlOpt = DEFAULT_BASE,
+    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
     color: ColorOpt = ColorChoice.auto,
     debug: DebugOpt = False,
@@ -127,7 +122,7 @@ def history_command(
     limit: Annotated[
         int, typer.Option("--limit", "-n", min=1, help="How many of the last messages.")
     ] = 50,
-    base_url: BaseUrlOpt = DEFAULT_BASE,
+    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
     fmt: FormatOpt = None,
     json_flag: JsonOpt = False,
@@ -214,7 +209,7 @@ def send_command(
     watch_flag: Annotated[
         bool, typer.Option("--watch", "-w", help="Then watch the session until that turn ends.")
     ] = False,
-    base_url: BaseUrlOpt = DEFAULT_BASE,
+    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
     fmt: FormatOpt = None,
     json_flag: JsonOpt = False,
