@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sesstail.server import ServedSession
+from sesstail.server import ServedSession, SessionsServer
 
 SESSION = "session_01TestStream"
 ORG = "11111111-2222-4333-8444-555555555555"
@@ -75,3 +76,16 @@ def messages(count: int, session_id: str = SESSION, prefix: str = "m") -> list[d
 
 def session(count: int = 6, session_id: str = SESSION) -> ServedSession:
     return ServedSession.from_objects(session_id, messages(count, session_id))
+
+
+def sent(srv: SessionsServer, expect: int = 0, within: float = 5.0) -> list[dict[str, Any]]:
+    """The control frames ``srv`` received, once there are at least ``expect`` of them.
+
+    A frame with no answer (a prompt's answer, an error to the session) is on the server's
+    socket when the client's close handshake ends, but the server's handler may not have
+    taken it off its queue yet: a test that checks it right after the command waits a little.
+    """
+    deadline = time.monotonic() + within
+    while len(srv.received) < expect and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return list(srv.received)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from conftest import ORG, SESSION, TOKEN, messages
+from conftest import ORG, SESSION, TOKEN, messages, sent
 from sesstail.cli import app
 from sesstail.server import Faults, ServedSession, SessionsServer
 from sesstail.server.thread import server_thread
@@ -81,10 +81,6 @@ def sesstail(srv: SessionsServer, *args: str, token: str = TOKEN) -> Result:
         [*args, "--base-url", srv.base_url, "--org", ORG],
         env={"CLAUDE_CODE_OAUTH_TOKEN": token},
     )
-
-
-def sent(srv: SessionsServer) -> list[dict[str, Any]]:
-    return list(srv.received)
 
 
 def request_frame(srv: SessionsServer, request: dict[str, Any]) -> dict[str, Any]:
@@ -398,7 +394,7 @@ def test_allow_sends_the_protocol_answer_and_the_tool_runs(server: SessionsServe
     result = sesstail(server, "allow", SESSION, PROMPT_ID)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == f"allowed {PROMPT_ID}\n"
-    assert sent(server) == [
+    assert sent(server, expect=1) == [
         {
             "type": "control_response",
             "response": {
@@ -428,7 +424,7 @@ def test_deny_sends_the_message_and_interrupt(server: SessionsServer) -> None:
         },
     }
     assert json.loads(result.stdout) == answer
-    assert sent(server) == [answer]
+    assert sent(server, expect=1) == [answer]
     watched = sesstail(server, "watch", SESSION, "--until", "result", "--json")
     objs = [json.loads(line) for line in watched.stdout.splitlines()]
     assert "tool-result" not in [o.get("uuid") for o in objs]
@@ -446,7 +442,7 @@ def test_deny_without_a_message_sends_a_default_one(server: SessionsServer) -> N
     result = sesstail(server, "deny", SESSION, PROMPT_ID)
     assert result.exit_code == 0
     assert result.stdout == f"denied {PROMPT_ID}\n"
-    assert sent(server)[0]["response"]["response"] == {
+    assert sent(server, expect=1)[0]["response"]["response"] == {
         "behavior": "deny",
         "message": "The user denied this request.",
     }

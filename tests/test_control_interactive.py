@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from conftest import ORG, SESSION, TOKEN, messages
+from conftest import ORG, SESSION, TOKEN, messages, sent
 from sesstail.cli import app
 from sesstail.server import ServedSession, SessionsServer
 from test_control import PROMPT_ID, prompt_session, serve, sesstail
@@ -117,7 +117,7 @@ def test_allow_at_the_prompt_sends_the_protocol_answer() -> None:
         assert "Bash  rm -rf build" in screen
         term.type("a")
         assert term.finish() == 0
-        assert srv.received == [ALLOW]
+        assert sent(srv, expect=1) == [ALLOW]
     after = term.seen.split(QUESTION, 1)[1]
     assert "allowed Bash (perm_r1)" in after
     assert "✓ permission prompt perm_r1 answered: allowed" in after
@@ -134,7 +134,7 @@ def test_deny_at_the_prompt_sends_the_message() -> None:
         term.expect("Message for Claude (optional, Enter to skip): ")
         term.type("too risky")
         assert term.finish() == 0
-        assert srv.received == [
+        assert sent(srv, expect=1) == [
             {
                 "type": "control_response",
                 "response": {
@@ -182,7 +182,7 @@ def test_leaving_the_prompt_lets_another_terminal_answer() -> None:
         term.expect("left prompt perm_r1 open")
         assert sesstail(srv, "allow", SESSION, PROMPT_ID).exit_code == 0
         assert term.finish() == 0
-        assert srv.received == [ALLOW]
+        assert sent(srv, expect=1) == [ALLOW]
     assert "permission prompt perm_r1 (Bash) withdrawn" in term.seen
     assert "⎿ Bash  rm -rf build\n      done" in term.seen
 
@@ -193,7 +193,7 @@ def test_other_control_requests_get_an_error_answer() -> None:
     objs.insert(1, {"type": "control_request", "request_id": "q1", "request": {"subtype": "x_y"}})
     with serve(ServedSession.from_objects(SESSION, objs)) as srv, interactive(srv) as term:
         assert term.finish() == 0
-        assert srv.received == [
+        assert sent(srv, expect=1) == [
             {
                 "type": "control_response",
                 "response": {
@@ -236,7 +236,7 @@ def test_a_passive_watcher_sees_the_prompt_answered_elsewhere() -> None:
         time.sleep(0.5)  # let the playback reach the prompt
         assert sesstail(srv, "allow", SESSION, PROMPT_ID).exit_code == 0
         out, _ = watcher.communicate(timeout=10)
-        assert srv.received == [ALLOW]
+        assert sent(srv, expect=1) == [ALLOW]
     text = out.decode()
     assert watcher.returncode == 0
     assert "PERMISSION REQUESTED" in text
