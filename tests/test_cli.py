@@ -402,6 +402,21 @@ def test_closed_pipe_ends_quietly() -> None:
     assert "Error" not in err
 
 
+@pytest.fixture
+def ctrl_c_reaches_children() -> Iterator[None]:
+    """Children start with SIGINT at its default, as from a shell's foreground.
+
+    A job started in the background of a non-interactive shell inherits SIGINT ignored, and so
+    would sesstail; a Python-level handler here is reset to the default across ``exec``.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("ctrl_c_reaches_children")
 def test_ctrl_c_exits_130_without_a_traceback() -> None:
     """SIGINT while watching: exit 130, one line on stderr."""
     with serving() as server:
@@ -413,6 +428,32 @@ def test_ctrl_c_exits_130_without_a_traceback() -> None:
     assert proc.returncode == ExitCode.INTERRUPTED
     assert "interrupted" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.usefixtures("ctrl_c_reaches_children")
+@pytest.mark.parametrize("after", [0.03, 0.06, 0.09, 0.12, 0.2, 0.3])
+def test_ctrl_c_while_starting_up_has_no_traceback(after: float) -> None:
+    """SIGINT while Python is still importing sesstail: no traceback, exit 130.
+
+    A signal that lands before the interpreter has set up its own handler ends the process
+    by the signal itself (-2), also quietly; a traceback or any other code fails.
+    """
+    with serving() as server:
+        proc = sesstail_process(server, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(after)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert "Traceback" not in err
+    assert proc.returncode in (ExitCode.INTERRUPTED, -signal.SIGINT), err
+    if proc.returncode == ExitCode.INTERRUPTED:
+        assert err.splitlines()[-1] == "sesstail: interrupted"
+
+
+def test_the_entry_point_exit_code_is_the_documented_one() -> None:
+    """__main__ names 130 without importing errors; the two must agree."""
+    from sesstail.__main__ import INTERRUPTED
+
+    assert INTERRUPTED == ExitCode.INTERRUPTED
 
 
 @pytest.mark.parametrize("scenario", ["ok", "rejected", "not-found", "crash"])
