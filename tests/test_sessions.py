@@ -325,6 +325,18 @@ def test_backfill_shows_posted_prompts_once() -> None:
     assert shown[4] == sent.stdout.strip()
 
 
+def test_until_waits_for_the_live_stream_not_the_history() -> None:
+    """--history 10 --until result: the first turn's result is context; the second ends it."""
+    objs = messages(5, prefix="a") + messages(5, prefix="b")
+    served = ServedSession.from_objects(SESSION, objs, gap=0.05)
+    with serving(served, speed=1) as server:
+        server.play_ahead(SESSION, 5)
+        result = invoke(server, "watch", SESSION, "--history", "10", "--until", "result", *FAST)
+    assert result.exit_code == 0, result.stderr
+    shown = [line["uuid"] for line in lines(result.stdout)]
+    assert shown == [f"a{i}" for i in range(5)] + [f"b{i}" for i in range(5)]
+
+
 # -- several sessions ----------------------------------------------------------------------
 
 

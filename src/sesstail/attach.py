@@ -128,7 +128,7 @@ class Backfilled:
             for message_uuid in known:  # a later replay is dropped at the source
                 self.stream.seen.first_time(message_uuid)
             for msg in history:
-                yield msg
+                yield msg._replace(backfill=True)
             buffered = before_asking + subscription.received()
             overlap = [i for i, msg in enumerate(buffered) if _uuid(msg) in known]
             # Said before we asked, yet not among the last N: an older replay, skipped.

@@ -39,6 +39,7 @@ class Message(NamedTuple):
     line: str
     obj: dict[str, Any]
     received_at: float
+    backfill: bool = False  # from the history shown before the live stream (watch --history)
 
     @property
     def type(self) -> str:

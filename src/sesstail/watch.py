@@ -44,7 +44,8 @@ async def watch(stream: MessageSource, renderer: Renderer, options: WatchOptions
                 continue
             if keeps(obj):
                 show(msg)
-            if until is not None and until.matches(obj):
+            # --until waits for what happens next: the history shown first is context.
+            if until is not None and until.matches(obj) and not msg.backfill:
                 return True
         return False
     finally:
