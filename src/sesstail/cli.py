@@ -582,6 +582,15 @@ def serve_command(
     end: Annotated[
         bool, typer.Option("--end", help="Close each stream with 1000 once it is played.")
     ] = False,
+    played: Annotated[
+        str,
+        typer.Option(
+            "--played",
+            metavar="N|all",
+            help="Count the first N messages of each session (or all) as said before anyone "
+            "watched: history at once, and only the rest played live.",
+        ),
+    ] = "0",
     verbose: VerboseOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -594,6 +603,7 @@ def serve_command(
         from sesstail.server import Faults, SessionsServer, demo_session, load_session_file
 
         org_uuid = validate_org(org) if org else None
+        ahead = _played_count(played)
         sessions = [load_session_file(p) for p in files] if files else [demo_session()]
         ids = [s.session_id for s in sessions]
         duplicates = {i for i in ids if ids.count(i) > 1}
@@ -611,6 +621,9 @@ def serve_command(
                 faults=Faults(end_with_close=end),
                 on_log=(lambda text: _say(f"sesstail serve: {text}")) if verbose else None,
             )
+            if ahead != 0:
+                for session in sessions:
+                    server.play_ahead(session.session_id, ahead)
             try:
                 await server.start()
             except OSError as exc:
@@ -633,6 +646,19 @@ def serve_command(
         return asyncio.run(go())
 
     run(job, debug=debug)
+
+
+def _played_count(value: str) -> int | None:
+    """``--played``: a count of messages, or ``all`` (None)."""
+    if value.strip().lower() == "all":
+        return None
+    try:
+        count = int(value)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise UsageError(f"--played takes a number of messages or 'all', not {value!r}")
+    return count
 
 
 # Commands of other areas register themselves on `app` (they import only typer at load).

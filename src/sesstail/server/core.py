@@ -267,8 +267,12 @@ class SessionsServer:
         session = self.sessions[session_id]
         progress = self._progress.setdefault(session_id, _Progress())
         end = len(session.messages) if count is None else min(count, len(session.messages))
+        prompts = self._prompts_of(session)
         for index in range(progress.delivered, end):
-            self.remember(session_id, session.messages[index])
+            # A permission prompt is a request, not part of the transcript (as when played
+            # live); one played ahead counts as allowed before anyone watched.
+            if index not in prompts:
+                self.remember(session_id, session.messages[index])
         progress.delivered = max(progress.delivered, end)
 
     async def _handle(self, ws: ServerConnection) -> None:
