@@ -256,6 +256,25 @@ def test_send_watch_shows_the_prompt_and_its_reply_until_the_result() -> None:
     assert "You said: hello" in json.dumps(out[1])
 
 
+def test_send_watch_without_an_echo_of_the_prompt_says_so_and_shows_the_turn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A service that does not echo prompts: after the wait, a status line says so and the
+    turn that followed the post is shown, to its result; nothing replayed from before."""
+    from sesstail import attach
+
+    monkeypatch.setattr(attach, "ECHO_WAIT_S", 0.5)
+    with serving(session(4)) as server:
+        server.rest.faults.echo_prompts = False
+        server.rest.reply_delay = 0.8  # the reply comes after the wait for the echo is over
+        result = invoke(server, "send", SESSION, "hello", "--watch", "--json", *FAST)
+    assert result.exit_code == 0, result.stderr
+    assert "did not echo the prompt within 0.5 s" in result.stderr
+    out = lines(result.stdout)
+    assert [m["type"] for m in out] == ["assistant", "result"]
+    assert "You said: hello" in json.dumps(out[0])
+
+
 def test_send_to_an_unknown_session_is_exit_4() -> None:
     """Posting to a session the service does not know is exit 4."""
     with serving() as server:

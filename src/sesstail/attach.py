@@ -75,6 +75,19 @@ class Subscription:
         while self._queue.empty() and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.005)
 
+    async def quiet(self, quiet_for: float, at_most: float) -> None:
+        """Wait until nothing has arrived for ``quiet_for`` seconds (a burst, such as a replay
+        on attach, is over), at most ``at_most``. What arrived stays queued."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + at_most
+        seen = -1
+        while loop.time() < deadline:
+            size = self._queue.qsize()
+            if size == seen:
+                return
+            seen = size
+            await asyncio.sleep(quiet_for)
+
     def received(self) -> list[Message]:
         """What has arrived so far, without waiting (the end of the stream stays queued)."""
         out: list[Message] = []
@@ -86,15 +99,20 @@ class Subscription:
             out.append(item)
         return out
 
+    async def next(self) -> Message | None:
+        """The next message, waiting for it; None once the stream has ended (its failure,
+        if it failed, is raised). Safe to cancel: nothing is lost."""
+        item = await self._queue.get()
+        if isinstance(item, _End):
+            self._queue.put_nowait(item)
+            assert self._pump is not None
+            if not self._pump.cancelled():
+                self._pump.result()
+            return None
+        return item
+
     async def messages(self) -> AsyncIterator[Message]:
-        while True:
-            item = await self._queue.get()
-            if isinstance(item, _End):
-                self._queue.put_nowait(item)
-                assert self._pump is not None
-                if not self._pump.cancelled():
-                    self._pump.result()
-                return
+        while (item := await self.next()) is not None:
             yield item
 
     async def aclose(self) -> None:
@@ -150,27 +168,65 @@ class Backfilled:
             await subscription.aclose()
 
 
+ECHO_WAIT_S = 5.0
+QUIET_S = 0.05  # a replay on attach is over once the stream is this quiet...
+SETTLE_MAX_S = 2.0  # ...or after this long, for a session busy with a turn
+
+
 @dataclass
 class AfterPrompt:
     """Post a prompt once subscribed, then the session from the prompt to that turn's
-    ``result``. What the stream replays from before the prompt is not shown."""
+    ``result``. What the stream replays from before the prompt is not shown.
+
+    The turn starts at the prompt's echo in the stream. Should the service not echo prompts
+    (unverified), the turn is what arrived after the post was accepted, with a status line
+    saying so once ``echo_wait`` has passed: the watch never waits silently for an echo that
+    will not come.
+    """
 
     stream: SessionStream
     prompt_uuid: str
     post: Callable[[], object]  # blocking (a REST call): run in a thread
+    echo_wait: float | None = None  # seconds; ECHO_WAIT_S by default
 
     async def messages(self) -> AsyncIterator[Message]:
         subscription = Subscription(self.stream)
         subscription.start()
         try:
             await subscription.connected()
+            # A replay on attach starts at once: let it arrive before the prompt is posted.
+            await subscription.first_message(SETTLE_S)
+            await subscription.quiet(QUIET_S, SETTLE_MAX_S)
+            subscription.received()
             await asyncio.to_thread(self.post)
-            echoed = False
-            async for msg in subscription.messages():
-                if not echoed:
-                    echoed = _uuid(msg) == self.prompt_uuid
-                    if not echoed:
-                        continue
+            after_post: list[Message] = []
+            wait = ECHO_WAIT_S if self.echo_wait is None else self.echo_wait
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + wait
+            turn: list[Message] = []
+            while True:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        msg = await subscription.next()
+                except TimeoutError:
+                    self.stream.on_status(
+                        f"the session did not echo the prompt within {wait:g} s; "
+                        "showing what came after it was sent",
+                        False,
+                    )
+                    turn = after_post
+                    break
+                if msg is None:
+                    return
+                if _uuid(msg) == self.prompt_uuid:
+                    turn = [msg]
+                    break
+                after_post.append(msg)
+            for msg in turn:
+                yield msg
+                if msg.obj["type"] == "result":
+                    return
+            while (msg := await subscription.next()) is not None:
                 yield msg
                 if msg.obj["type"] == "result":
                     return

@@ -98,6 +98,7 @@ class RestFaults:
     statuses: list[int] = field(default_factory=list)  # answer the next requests with these
     drop_post_answers: int = 0  # accept the next N posts, then drop the connection unanswered
     history_delay: float = 0.0  # answer history requests this much later (seconds)
+    echo_prompts: bool = True  # a posted prompt also goes to the live stream, before its reply
 
 
 def iso_time(epoch: float) -> str:
@@ -310,7 +311,10 @@ class RestApi:
             self._posted_uuids.add(event["uuid"])
             self.posted.append(event)
             accepted += 1
-            await self.server.publish(session_id, encode(event))
+            if self.faults.echo_prompts:
+                await self.server.publish(session_id, encode(event))
+            else:
+                self.server.remember(session_id, encode(event))
             if event["type"] == "user":
                 self._spawn(self._reply(session_id, event))
         if self.faults.drop_post_answers > 0:
