@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from sesstail.server import ServedSession, SessionsServer
+
+# A pause of a loaded machine is not a slow test: no per-example deadline, anywhere.
+settings.register_profile("sesstail", deadline=None)
+settings.load_profile("sesstail")
 
 SESSION = "session_01TestStream"
 ORG = "11111111-2222-4333-8444-555555555555"
@@ -89,3 +97,12 @@ def sent(srv: SessionsServer, expect: int = 0, within: float = 5.0) -> list[dict
     while len(srv.received) < expect and time.monotonic() < deadline:
         time.sleep(0.01)
     return list(srv.received)
+
+
+@contextmanager
+def refusing_port() -> Iterator[int]:
+    """A loopback port bound but never listening: connections to it are refused, and no
+    other process can take it meanwhile (a just-closed server's port could be)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -26,7 +27,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from conftest import ORG, SESSION, TOKEN, messages, session
+from conftest import ORG, SESSION, TOKEN, messages, refusing_port, session
 from sesstail.cli import app, run
 from sesstail.errors import ExitCode
 from sesstail.server import Faults, ServedSession, SessionsServer
@@ -116,11 +117,15 @@ def test_keep_alive_frames_are_dropped_unless_asked_for() -> None:
 def test_pretty_output_with_timestamps() -> None:
     """--format pretty draws a conversation, not JSON; --timestamps adds HH:MM:SS."""
     with serving(faults=ended()) as server:
+        before = time.strftime("%H:%M")
         result = invoke(server, SESSION, "--format", "pretty", "--timestamps", "--color", "never")
+        after = time.strftime("%H:%M")
     assert result.exit_code == 0, result.stderr
     assert "line 3" in result.stdout
     assert '{"type"' not in result.stdout
-    assert time.strftime("%H:") in result.stdout
+    stamps = re.findall(r"\b(\d\d:\d\d):\d\d\b", result.stdout)
+    assert stamps
+    assert set(stamps) <= {before, after}
     assert "\x1b" not in result.stdout
 
 
@@ -317,13 +322,12 @@ def test_unknown_session_exit_4() -> None:
 
 def test_unreachable_host_exit_5() -> None:
     """Nothing listening: retried, then exit 5 with the reason."""
-    with serving() as server:
-        base = server.base_url
-    result = CliRunner().invoke(
-        app,
-        ["watch", SESSION, "--base-url", base, "--org", ORG, *FAST],
-        env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
-    )
+    with refusing_port() as port:
+        result = CliRunner().invoke(
+            app,
+            ["watch", SESSION, "--base-url", f"http://127.0.0.1:{port}", "--org", ORG, *FAST],
+            env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
+        )
     assert result.exit_code == 5
     assert "cannot connect (connection refused); gave up after 2 retries" in result.stderr
 
@@ -356,6 +360,8 @@ def tls_listener(tmp_path: Path) -> Iterator[int]:
     try:
         yield listener.getsockname()[1]
     finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() (close alone does not)
         listener.close()
         thread.join(5)
     assert len(accepted) == 1, "a TLS failure must not be retried"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ORG, SESSION, TOKEN, messages, session
+from conftest import ORG, SESSION, TOKEN, messages, refusing_port, session
 from sesstail.connection import SessionStream, StreamSettings, backoff_delay
 from sesstail.credentials import Token
 from sesstail.errors import AuthError, CannotConnect, SessionNotFound
@@ -234,11 +234,11 @@ async def test_five_megabyte_message_arrives_whole() -> None:
 
 async def test_unreachable_gives_up_after_the_retries() -> None:
     """Nothing listening: the first connect is retried, then CannotConnect (exit 5)."""
-    async with SessionsServer([session(3)]) as srv:
-        dead = SessionsServer([session(3)], port=srv.port)
     statuses: list[str] = []
-    with pytest.raises(CannotConnect) as caught:
-        await collect(settings_for(dead, retries=2), statuses)
+    with refusing_port() as port:
+        dead = SessionsServer([session(3)], port=port)  # never started
+        with pytest.raises(CannotConnect) as caught:
+            await collect(settings_for(dead, retries=2), statuses)
     assert caught.value.exit_code == 5
     assert [s for s in statuses if "cannot connect" in s][-1].endswith("attempt 2/2")
 

@@ -137,7 +137,7 @@ def test_interrupt_without_an_answer_exits_7() -> None:
     """A session that never answers: exit 7 after --timeout, having sent the request once."""
     with serve(prompt_session(), control_silent=True) as srv:
         result = sesstail(srv, "interrupt", SESSION, "--timeout", "0.3")
-        frames = sent(srv)
+        frames = sent(srv, expect=1)
     assert result.exit_code == 7
     assert "no answer to interrupt within 0.3 s" in result.stderr
     assert [f["request"] for f in frames] == [{"subtype": "interrupt"}]
@@ -460,7 +460,7 @@ def test_withdrawn_prompt_appears_in_jsonl_and_a_passive_watcher_sends_nothing()
     """A passive watch shows the prompt and its withdrawal as JSON lines and never answers."""
     with serve(prompt_session(), withdraw_prompts_after=0.3) as srv:
         result = sesstail(srv, "watch", SESSION, "--until", "result", "--json")
-        frames = sent(srv)
+        frames = sent(srv, expect=1, within=0.3)  # none should come
     assert result.exit_code == 0, result.stderr
     types = [json.loads(line)["type"] for line in result.stdout.splitlines()]
     prompt_at = types.index("control_request")
@@ -516,7 +516,7 @@ def test_wait_until_blocked_prints_the_prompt(server: SessionsServer) -> None:
     prompt = json.loads(result.stdout)
     assert prompt["type"] == "control_request"
     assert prompt["request"]["subtype"] == "can_use_tool"
-    assert sent(server) == []
+    assert sent(server, expect=1, within=0.3) == []  # none should come
 
 
 def test_wait_until_result_times_out_while_blocked(server: SessionsServer) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from conftest import ORG, SESSION, TOKEN, messages, session
+from conftest import ORG, SESSION, TOKEN, messages, refusing_port, session
 from sesstail.cli import app
 from sesstail.credentials import Token
 from sesstail.errors import ExitCode
@@ -154,11 +154,12 @@ def test_client_errors_are_not_retried() -> None:
 
 def test_unreachable_service_is_exit_5() -> None:
     """Nothing listening: the REST call is retried, then exit 5."""
-    with serving() as server:
-        base = server.base_url
-    result = CliRunner().invoke(
-        app, ["ls", "--base-url", base, "--org", ORG], env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN}
-    )
+    with refusing_port() as port:
+        result = CliRunner().invoke(
+            app,
+            ["ls", "--base-url", f"http://127.0.0.1:{port}", "--org", ORG],
+            env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
+        )
     assert result.exit_code == ExitCode.CANNOT_CONNECT
     assert "cannot reach" in result.stderr
 
@@ -303,7 +304,10 @@ def test_backfill_then_live_shows_nothing_twice_and_loses_nothing(replay: bool) 
     """The history is answered late, while the session goes on playing: what came live in
     the meantime is in both, and each message is shown once, in order, none missing."""
     served = ServedSession.from_objects(SESSION, messages(40), gap=0.02)
-    with serving(served, speed=1, faults=Faults(replay_history=replay)) as server:
+    # Closed with 1000 once played: should the history be so late that it holds the result,
+    # the watch still ends (and the check below fails) instead of waiting forever.
+    faults = Faults(replay_history=replay, end_with_close=True)
+    with serving(served, speed=1, faults=faults) as server:
         server.play_ahead(SESSION, 10)
         server.rest.faults.history_delay = 0.3
         result = invoke(server, "watch", SESSION, "--history", "5", "--until", "result", *FAST)
@@ -346,8 +350,11 @@ def test_backfill_shows_posted_prompts_once() -> None:
 
 def test_until_waits_for_the_live_stream_not_the_history() -> None:
     """--history 10 --until result: the first turn's result is context; the second ends it."""
-    objs = messages(5, prefix="a") + messages(5, prefix="b")
+    # A third turn: should the second one end up in the history, the watch ends at the
+    # third's result and the check fails, rather than waiting forever.
+    objs = messages(5, prefix="a") + messages(5, prefix="b") + messages(5, prefix="c")
     served = ServedSession.from_objects(SESSION, objs, gap=0.05)
+    served.gaps[5] = 1.0  # the live turn starts well after the history is fetched
     with serving(served, speed=1) as server:
         server.play_ahead(SESSION, 5)
         result = invoke(server, "watch", SESSION, "--history", "10", "--until", "result", *FAST)
