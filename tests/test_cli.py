@@ -195,6 +195,8 @@ def test_unexpected_error_is_one_line_and_a_traceback_only_with_debug(
         ([SESSION, "--org", "nope"], "invalid organization id"),
         ([SESSION, "--base-url", "ftp://example.com"], "invalid base URL"),
         ([SESSION, "--type", "bad type!"], "invalid message type"),
+        ([SESSION, "--until", ""], "invalid message type ''"),
+        ([SESSION, "--base-url", "http://[::1"], "invalid base URL"),
         ([SESSION, "--json", "--format", "pretty"], "contradict"),
         ([SESSION, "--retries", "-1"], "Invalid value"),
         ([SESSION, "--color", "purple"], "Invalid value"),
@@ -388,6 +390,23 @@ def sesstail_process(server: SessionsServer, *args: str, **popen: Any) -> subpro
     env = {**os.environ, "CLAUDE_CODE_OAUTH_TOKEN": TOKEN}
     argv = [sys.executable, "-m", "sesstail", "watch", SESSION, "--base-url", server.base_url]
     return subprocess.Popen([*argv, "--org", ORG, *FAST, *args], env=env, text=True, **popen)
+
+
+@pytest.mark.parametrize("closed", [">&-", "2>&-", ">&- 2>&-"])
+def test_closed_stdout_or_stderr_is_no_crash(tmp_path: Path, closed: str) -> None:
+    """Started with stdout or stderr closed: the command does its job, what it would print
+    goes nowhere, and the exit code is the usual one."""
+    capture = tmp_path / "capture.jsonl"
+    capture.write_text("".join(json.dumps(m) + "\n" for m in messages(4)), encoding="utf-8")
+    script = f'exec "$@" {closed}'
+    base = ["sh", "-c", script, "sh", sys.executable, "-m", "sesstail"]
+    ok = subprocess.run([*base, "replay", str(capture)], capture_output=True, text=True)
+    bad = subprocess.run([*base, "watch", "not-a-session"], capture_output=True, text=True)
+    assert (ok.returncode, bad.returncode) == (0, ExitCode.USAGE)
+    assert "Traceback" not in ok.stderr + bad.stderr
+    if "2>&-" not in closed:
+        assert ok.stderr == ""
+        assert "invalid session id" in bad.stderr
 
 
 def test_closed_pipe_ends_quietly() -> None:

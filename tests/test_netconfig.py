@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import socket
@@ -9,15 +10,26 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from conftest import ORG, SESSION
 from sesstail import __version__
-from sesstail.errors import AuthError, CannotConnect, SessionNotFound, SesstailError, UsageError
+from sesstail.cli import app
+from sesstail.errors import (
+    AuthError,
+    CannotConnect,
+    ExitCode,
+    SessionNotFound,
+    SesstailError,
+    UsageError,
+)
 from sesstail.netconfig import choose_proxy, is_loopback, tls_context
 from sesstail.protocol import ANTHROPIC_VERSION
 from sesstail.rest import request_json
@@ -492,3 +504,66 @@ def test_proxy_variables_do_not_capture_loopback_requests(
         "method": "GET",
     }
     assert len(recorder.requests) == 1
+
+
+@contextmanager
+def junk_server() -> Iterator[str]:
+    """A TCP server that answers every connection with bytes that are not HTTP."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn, contextlib.suppress(OSError):
+                conn.recv(65536)
+                conn.sendall(b"\x1b[31mJUNK\x1b[0m not http at all\r\n\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        thread.join(5)
+
+
+def test_a_server_that_does_not_speak_http_is_cannot_connect() -> None:
+    """Junk instead of an HTTP answer: CannotConnect (exit 5), not an unexpected error."""
+    with junk_server() as base, pytest.raises(CannotConnect) as info:
+        request_json("GET", f"{base}/ok", Secret(TOKEN), env={}, timeout=5)
+    assert "did not answer in HTTP (BadStatusLine)" in info.value.message
+    assert "\x1b" not in info.value.message
+
+
+def test_ls_against_a_server_that_does_not_speak_http_exits_5() -> None:
+    """The command line: exit 5, one clean line and a hint, no escape sequences."""
+    with junk_server() as base:
+        result = CliRunner().invoke(
+            app,
+            ["ls", "--base-url", base, "--org", ORG],
+            env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
+        )
+    assert result.exit_code == ExitCode.CANNOT_CONNECT
+    assert "did not answer in HTTP" in result.stderr
+    assert "hint: check --base-url" in result.stderr
+    assert "\x1b" not in result.stderr
+
+
+def test_a_missing_profile_endpoint_is_not_a_missing_session(
+    http_server: tuple[str, Recorder],
+) -> None:
+    """Without --org, a 404 from the profile endpoint says the org lookup failed (exit 1,
+    with the --org hint), never "session not found" (exit 4)."""
+    base, recorder = http_server
+    result = CliRunner().invoke(
+        app, ["watch", SESSION, "--base-url", base], env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN}
+    )
+    assert result.exit_code == ExitCode.ERROR
+    assert "cannot look up your organization: the profile endpoint is missing" in result.stderr
+    assert "hint: pass --org UUID" in result.stderr
+    assert [r.path for r in recorder.requests] == ["/api/oauth/profile"]

@@ -438,6 +438,8 @@ def test_valid_base_urls_are_accepted_without_trailing_slash(value: str, expecte
         "https://user@api.anthropic.com",
         "https://api.anthropic.com:abc",
         "https://api.anthropic.com:99999",
+        "http://[::1",
+        "http://[not-an-address]:80",
         "",
     ],
 )

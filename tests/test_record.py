@@ -126,6 +126,25 @@ def test_truncated_recording_reports_the_line_and_renders_the_rest(tmp_path: Pat
     assert "line 6: not valid JSON" in result.stderr
 
 
+def test_deeply_nested_lines_are_skipped_in_replay_and_refused_by_serve(tmp_path: Path) -> None:
+    """A line nested beyond any parser's depth: replay skips it by number and goes on (also a
+    recording of it); serve names the file and line (exit 2). No RecursionError."""
+    deep = '{"type":"w","x":' + "[" * 5000 + "]" * 5000 + "}"
+    recorded = '{"recorded_at":1,"message":' + deep + "}"
+    ok = [json.dumps(m) for m in messages(3)]
+    capture = tmp_path / "deep.jsonl"
+    capture.write_text("\n".join([ok[0], deep, ok[1], recorded, ok[2]]) + "\n")
+    result = replay(str(capture), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert [json.loads(line)["uuid"] for line in result.stdout.splitlines()] == ["m0", "m1", "m2"]
+    assert "line 2: JSON nested too deeply; skipped" in result.stderr
+    assert "line 4: JSON nested too deeply; skipped" in result.stderr
+    served = CliRunner().invoke(app, ["serve", "--port", "0", str(capture)])
+    assert served.exit_code == 2
+    assert f"{capture}:2: JSON nested too deeply" in served.stderr
+    assert "Recursion" not in result.stderr + served.stderr
+
+
 def test_replay_takes_plain_jsonl_from_stdin_with_filters() -> None:
     """A --json capture replays as is from stdin; --type applies as in watch."""
     capture = "".join(json.dumps(m) + "\n" for m in messages(4))

@@ -13,6 +13,7 @@ INTERRUPTED = 130  # errors.ExitCode.INTERRUPTED, without importing anything
 
 
 def main() -> None:
+    _closed_streams_to_devnull()
     try:
         from sesstail.cli import main as cli_main
 
@@ -24,6 +25,24 @@ def main() -> None:
         except (OSError, ValueError):
             pass
         sys.exit(INTERRUPTED)
+
+
+def _closed_streams_to_devnull() -> None:
+    """Started with stdout or stderr closed (``sesstail … >&-``), Python has None there and
+    every write would crash: the command runs as usual and what it says goes nowhere, as
+    when its reader has gone away."""
+    import os
+
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        if getattr(sys, name) is None:
+            try:
+                os.fstat(fd)
+            except OSError:  # fd closed: give it /dev/null, so os.write(fd) works too
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                if devnull != fd:
+                    os.dup2(devnull, fd)
+                    os.close(devnull)
+            setattr(sys, name, open(fd, "w", encoding="utf-8", closefd=False))  # noqa: SIM115
 
 
 if __name__ == "__main__":

@@ -247,7 +247,7 @@ def _build_options(
 
     include = [validate_type_pattern(t) for t in types or []]
     exclude = [validate_type_pattern(t) for t in excludes or []]
-    until_filter = TypeFilter([validate_type_pattern(until)]) if until else None
+    until_filter = TypeFilter([validate_type_pattern(until)]) if until is not None else None
     return WatchOptions(TypeFilter(include, exclude), until_filter, keepalive)
 
 
@@ -354,9 +354,9 @@ def watch_command(
         beyond_one = len(session_ids) > 1 or history > 0 or record is not None
         if beyond_one and interactive:
             raise UsageError("--interactive follows one session, without --history or --record")
+        options = _build_options(types, excludes, until, keepalive)  # usage errors first
         targets = resolve_targets(session_ids, base_url, org)
         target = targets[0]
-        options = _build_options(types, excludes, until, keepalive)
         out_format = _choose_format(fmt, json_flag, sys.stdout)
         stream_options: dict[str, Any] = {
             "retries": retries,
@@ -630,11 +630,14 @@ def serve_command(
                 raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
             print(f"serving on {server.base_url}", flush=True)
             for session in sessions:
-                print(f"  {session.session_id}  ({len(session.messages)} messages)", flush=True)
+                count = len(session.messages)
+                print(
+                    f"  {session.session_id}  ({count} message{'' if count == 1 else 's'})",
+                    flush=True,
+                )
             print(
                 f"watch with: SESSTAIL_BASE_URL={server.base_url} "
-                f"sesstail watch {sessions[0].session_id}"
-                + ("" if org_uuid else " --org 00000000-0000-4000-8000-000000000000"),
+                f"sesstail watch {sessions[0].session_id}",
                 flush=True,
             )
             try:

@@ -143,8 +143,8 @@ def history_command(
         from sesstail.output import want_color
         from sesstail.sessions_api import as_messages
 
+        options = _build_options(types, excludes, None, keepalive)  # usage errors first
         target = resolve_target(session_id, base_url, org)
-        options = _build_options(types, excludes, None, keepalive)
         out_format = _choose_format(fmt, json_flag, sys.stdout)
         objs = _api(target).history(target.session_id, limit)
         renderer = _build_renderer(out_format, want_color(color.value, sys.stdout), timestamps)
@@ -236,10 +236,12 @@ def send_command(
 
         from sesstail.output import StatusReporter, want_color
 
-        target = resolve_target(session_id, base_url, org)
         prompt = sys.stdin.read() if text == "-" else text
         if not prompt.strip():
             raise UsageError("the prompt is empty")
+        options = _build_options(types, excludes, None, False)  # usage errors first
+        out_format = _choose_format(fmt, json_flag, sys.stdout)
+        target = resolve_target(session_id, base_url, org)
         api = _api(target, retry_delay=retry_delay)
         prompt_uuid = str(uuid.uuid4())
         reporter = StatusReporter(
@@ -256,8 +258,6 @@ def send_command(
         from sesstail.connection import SessionStream
         from sesstail.watch import watch
 
-        options = _build_options(types, excludes, None, False)
-        out_format = _choose_format(fmt, json_flag, sys.stdout)
         settings = target.stream_settings(
             retries=retries,
             retry_delay=retry_delay,

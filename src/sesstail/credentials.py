@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sesstail.errors import AuthError, SesstailError, UsageError
+from sesstail.errors import AuthError, CannotConnect, SessionNotFound, SesstailError, UsageError
 from sesstail.protocol import validate_org
 from sesstail.secrets import Secret
 
 EXPIRY_MARGIN_S = 5 * 60
 REFRESH_HINT = "run `claude` once to refresh your login, then try again"
+ORG_HINT = "pass --org UUID or set CLAUDE_CODE_ORGANIZATION_UUID"
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,8 @@ def _token_from_store(payload: Any, source: str, now: float) -> Token | None:
     expires_at = expires_ms / 1000 if isinstance(expires_ms, int | float) else None
     if expires_at is not None and now >= expires_at - EXPIRY_MARGIN_S:
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(expires_at))
-        raise AuthError(f"the access token in {source} expired ({when})", hint=REFRESH_HINT)
+        state = "expired" if now >= expires_at else "expires within 5 minutes"
+        raise AuthError(f"the access token in {source} {state} ({when})", hint=REFRESH_HINT)
     scopes = oauth.get("scopes")
     return Token(
         Secret(oauth["accessToken"]),
@@ -182,14 +184,23 @@ def resolve_org(
     except AuthError as exc:
         raise AuthError(
             f"cannot look up your organization: {exc.message}",
-            hint="pass --org UUID or set CLAUDE_CODE_ORGANIZATION_UUID",
+            hint=ORG_HINT,
+        ) from None
+    except SessionNotFound as exc:  # a 404 here is no news about the session
+        raise SesstailError(
+            f"cannot look up your organization: the profile endpoint is missing ({exc.message})",
+            hint=ORG_HINT,
+        ) from None
+    except CannotConnect as exc:
+        raise CannotConnect(
+            f"cannot look up your organization: {exc.message}", hint=ORG_HINT
         ) from None
     organization = profile.get("organization")
     org = organization.get("uuid") if isinstance(organization, dict) else None
     if not isinstance(org, str):
         raise SesstailError(
             "the profile endpoint did not name an organization",
-            hint="pass --org UUID or set CLAUDE_CODE_ORGANIZATION_UUID",
+            hint=ORG_HINT,
         )
     try:
         return validate_org(org)

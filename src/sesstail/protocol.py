@@ -82,7 +82,10 @@ def validate_base_url(value: str) -> str:
     value = value.strip()
     if "?" in value or "#" in value:
         raise UsageError(f"invalid base URL {shorten(value)!r}: no query or fragment")
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:  # "Invalid IPv6 URL" and the like
+        raise UsageError(f"invalid base URL {shorten(value)!r}: {exc}") from None
     if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
         raise UsageError(
             f"invalid base URL {shorten(value)!r}: expected http(s)://host[:port]",
@@ -126,6 +129,9 @@ _DIGITS_ONLY = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
 _LONG_DIGIT_RUN = b"0" * 19
 
 
+NESTED_TOO_DEEPLY = "JSON nested too deeply"
+
+
 def _has_long_digit_run(text: str) -> bool:
     # surrogatepass: a frame may hold lone surrogates, which only the stdlib parser accepts.
     return _LONG_DIGIT_RUN in text.encode("utf-8", "surrogatepass").translate(_DIGITS_ONLY)
@@ -135,7 +141,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _loads(text: str, exact: bool = True) -> Any:
+def loads(text: str, exact: bool = True) -> Any:
     """Parse JSON; any failure, however exotic, is a ``ValueError``.
 
     ``exact=False`` skips the scan for integers beyond 64 bits, for callers that only read
@@ -149,7 +155,7 @@ def _loads(text: str, exact: bool = True) -> Any:
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except RecursionError:
-        raise ValueError("nested too deeply") from None
+        raise ValueError(NESTED_TOO_DEEPLY) from None
 
 
 def _dumps(obj: Any) -> str:
@@ -165,7 +171,7 @@ def parse_message(frame: str | bytes, received_at: float, exact: bool = True) ->
     if type(frame) is not str or "\n" in frame or "\r" in frame:
         return None
     try:
-        obj = orjson.loads(frame) if not exact else _loads(frame)
+        obj = orjson.loads(frame) if not exact else loads(frame)
     except ValueError:
         return None
     if type(obj) is dict and type(obj.get("type")) is str:
@@ -185,10 +191,11 @@ def parse_frame(
         yield Skipped("binary frame", f"{len(frame)} bytes")
         return
     try:
-        obj = _loads(frame, exact)
-    except ValueError:
+        obj = loads(frame, exact)
+    except ValueError as exc:
         if "\n" not in frame:
-            yield Skipped("invalid JSON", shorten(frame))
+            deep = str(exc) == NESTED_TOO_DEEPLY
+            yield Skipped(NESTED_TOO_DEEPLY if deep else "invalid JSON", shorten(frame))
             return
         # Only "\n" separates messages: U+2028 and friends are legal inside JSON strings.
         for line in frame.split("\n"):
@@ -205,7 +212,7 @@ def parse_frame(
     if "\n" not in frame and "\r" not in frame:
         line = frame.strip()
     else:
-        line = _dumps(obj if exact else _loads(frame))
+        line = _dumps(obj if exact else loads(frame))
     yield Message(line, obj, received_at)
 
 

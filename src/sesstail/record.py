@@ -9,7 +9,6 @@ its number and skipped.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from sesstail.errors import UsageError
-from sesstail.protocol import Message, encode, shorten
+from sesstail.protocol import NESTED_TOO_DEEPLY, Message, encode, loads, shorten
 from sesstail.watch import MessageSource, Renderer, WatchOptions
 
 
@@ -64,8 +63,10 @@ def parse_line(text: str) -> tuple[Message, bool] | str:
     or why the line is neither."""
     text = text.strip()
     try:
-        obj = json.loads(text)
-    except ValueError:
+        obj = loads(text)
+    except ValueError as exc:
+        if str(exc) == NESTED_TOO_DEEPLY:
+            return NESTED_TOO_DEEPLY
         return f"not valid JSON: {shorten(text, 40)!r}"
     if not isinstance(obj, dict):
         return "not a JSON object"

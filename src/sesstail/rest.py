@@ -6,6 +6,7 @@ start-up time; it takes the same proxy and TLS settings as the WebSocket (``netc
 
 from __future__ import annotations
 
+import http.client
 import json
 import ssl
 import urllib.error
@@ -74,6 +75,11 @@ def request_json(
         raise CannotConnect(f"{where} did not answer within {timeout:g} s") from None
     except OSError as exc:
         raise CannotConnect(f"cannot reach {where}: {exc.strerror or exc}") from None
+    except http.client.HTTPException as exc:  # BadStatusLine and the like: not an HTTP server
+        raise CannotConnect(
+            f"{where} did not answer in HTTP ({type(exc).__name__})",
+            hint="check --base-url: it should be the sessions API",
+        ) from None
     try:
         return json.loads(raw) if raw else None
     except ValueError:

@@ -19,7 +19,14 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from sesstail.errors import UsageError
-from sesstail.protocol import control_error, control_success, encode, is_permission_prompt
+from sesstail.protocol import (
+    NESTED_TOO_DEEPLY,
+    control_error,
+    control_success,
+    encode,
+    is_permission_prompt,
+    loads,
+)
 from sesstail.server.rest_api import RequestBodyConnection, RestApi
 
 DEMO_SESSION_ID = "session_01DemoSesstailWalkthrough"
@@ -73,9 +80,10 @@ class Faults:
 
 def _parse_line(text: str, where: str) -> tuple[dict[str, Any], float | None]:
     try:
-        obj = json.loads(text)
-    except ValueError:
-        raise UsageError(f"{where}: not valid JSON") from None
+        obj = loads(text)
+    except ValueError as exc:
+        deep = str(exc) == NESTED_TOO_DEEPLY
+        raise UsageError(f"{where}: {NESTED_TOO_DEEPLY if deep else 'not valid JSON'}") from None
     if isinstance(obj, dict) and isinstance(obj.get("message"), dict) and "recorded_at" in obj:
         recorded = obj["recorded_at"]
         if not isinstance(recorded, int | float):
@@ -379,8 +387,9 @@ class SessionsServer:
         with contextlib.suppress(ConnectionClosed):
             async for frame in ws:
                 try:
-                    obj = json.loads(frame)
-                except ValueError:
+                    text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+                    obj = loads(text)
+                except ValueError:  # junk from a client, however deep, is ignored
                     continue
                 if not isinstance(obj, dict):
                     continue

@@ -44,6 +44,8 @@ _MAX_HEAD = 64 * 2**10
 _CONTENT_LENGTH = re.compile(
     rb"^content-length:[ \t]*(\d+)[ \t]*\r\n", re.IGNORECASE | re.MULTILINE
 )
+# The organization of a server started without --org, as its profile endpoint tells it.
+DEFAULT_ORG = "00000000-0000-4000-8000-000000000000"
 _SESSIONS = re.compile(r"^/v1/sessions/?$")
 _ONE_SESSION = re.compile(r"^/v1/sessions/(?P<session>[^/]+)$")
 _EVENTS = re.compile(r"^/v1/sessions/(?P<session>[^/]+)/events$")
@@ -138,6 +140,8 @@ class RestApi:
         if self.faults.statuses:
             status = self.faults.statuses.pop(0)
             return _error(connection, status, "injected failure (test hook)")
+        if parts.path == "/api/oauth/profile" and method == "GET":
+            return self._profile(connection, request)
         refused = self._refuse(connection, request)
         if refused is not None:
             return refused
@@ -169,6 +173,22 @@ class RestApi:
         if server.org is not None and headers.get("x-organization-uuid") != server.org:
             return _error(connection, 403, "wrong organization", "permission_error")
         return None
+
+    def _profile(self, connection: ServerConnection, request: Any) -> Response:
+        """PROTOCOL §6: who the token belongs to; how a client finds its organization
+        without --org. Needs the token (when the server has one), not the org."""
+        token = self.server.token
+        if token is not None and request.headers.get("Authorization") != f"Bearer {token}":
+            return _error(connection, 401, "invalid bearer token", "authentication_error")
+        org = self.server.org or DEFAULT_ORG
+        return _json(
+            connection,
+            200,
+            {
+                "account": {"uuid": org, "email_address": "dev@example.com"},
+                "organization": {"uuid": org, "name": "sesstail serve"},
+            },
+        )
 
     # -- sessions -----------------------------------------------------------------------------
 
