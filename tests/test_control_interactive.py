@@ -9,6 +9,7 @@ import select
 import subprocess
 import sys
 import time
+import tty
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -62,10 +63,10 @@ class Terminal:
         self.seen += self._decoder.decode(chunk).replace("\r\n", "\n")
         return True
 
-    def expect(self, text: str, timeout: float = 10.0) -> str:
-        """Read until ``text`` has appeared; return everything read so far."""
+    def expect(self, text: str, timeout: float = 10.0, times: int = 1) -> str:
+        """Read until ``text`` has appeared (``times`` times); return everything read."""
         deadline = time.monotonic() + timeout
-        while text not in self.seen:
+        while self.seen.count(text) < times:
             left = deadline - time.monotonic()
             if left <= 0 or not self._read(left):
                 raise AssertionError(f"{text!r} never appeared in:\n{self.seen}")
@@ -94,15 +95,15 @@ class Terminal:
 
 
 @contextmanager
-def interactive(srv: SessionsServer, *extra: str) -> Iterator[Terminal]:
+def on_a_terminal(argv: list[str], *, raw: bool = False) -> Iterator[Terminal]:
+    """``sesstail argv…`` with a pseudo-terminal on stdin and stdout. ``raw``: the terminal
+    passes input on as it comes, not line by line (a paste arrives in one read)."""
     master, slave = pty.openpty()
+    if raw:
+        tty.setraw(slave)
     env = {**os.environ, "CLAUDE_CODE_OAUTH_TOKEN": TOKEN, "COLUMNS": "100"}
     proc = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "sesstail", "watch", SESSION, "--interactive"),
-            *("--color", "never", "--until", "result"),
-            *("--base-url", srv.base_url, "--org", ORG, *extra),
-        ],
+        [sys.executable, "-m", "sesstail", *argv],
         stdin=slave,
         stdout=slave,
         stderr=subprocess.PIPE,
@@ -120,6 +121,16 @@ def interactive(srv: SessionsServer, *extra: str) -> Iterator[Terminal]:
         assert proc.stderr is not None
         proc.stderr.close()
         os.close(master)
+
+
+@contextmanager
+def interactive(srv: SessionsServer, *extra: str, raw: bool = False) -> Iterator[Terminal]:
+    argv = [
+        *("watch", SESSION, "--interactive", "--color", "never", "--until", "result"),
+        *("--base-url", srv.base_url, "--org", ORG, *extra),
+    ]
+    with on_a_terminal(argv, raw=raw) as terminal:
+        yield terminal
 
 
 QUESTION = "Allow Bash (perm_r1)? [a]llow / [d]eny / [l]eave it: "
@@ -164,6 +175,34 @@ def test_deny_at_the_prompt_sends_the_message() -> None:
     assert "denied Bash (perm_r1)" in term.seen
     assert "Permission to use Bash was denied: too risky" in term.seen
     assert "permission prompt perm_r1 denied" in term.seen
+
+
+def test_a_pasted_answer_and_message_are_both_taken() -> None:
+    """ "d⏎not now⏎" arriving in one read: the deny and its message, nothing lost or stuck."""
+    with serve(prompt_session()) as srv, interactive(srv, raw=True) as term:
+        term.expect(QUESTION)
+        term.type("d\nnot now")
+        assert term.finish() == 0
+        assert sent(srv, expect=1)[0]["response"]["response"] == {
+            "behavior": "deny",
+            "message": "not now",
+        }
+
+
+def test_the_demo_cannot_be_left_and_allows_at_the_end_of_input() -> None:
+    """The demo's prompt has nobody else to answer it: leaving is refused with a word, and
+    Ctrl-D (end of input) allows, so the demo always ends."""
+    demo_question = "? [a]llow / [d]eny: "
+    with on_a_terminal(["demo", "--speed", "0", "--color", "never"]) as term:
+        term.expect(demo_question)
+        term.type("l")
+        term.expect("the demo session waits for an answer: allow or deny (Ctrl-C stops)")
+        term.expect(demo_question, times=2)  # asked again
+        os.write(term.master, b"\x04")  # Ctrl-D at the start of a line: end of input
+        assert term.finish(timeout=30) == 0
+    assert "no more input: allowing Edit (perm_01DemoEditDatesPy)" in term.seen
+    assert term.seen.count(demo_question) == 2
+    assert "■ success" in term.seen
 
 
 def test_messages_arriving_while_asking_are_shown_after_the_answer() -> None:

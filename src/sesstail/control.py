@@ -386,53 +386,91 @@ def prompt_summary(prompt: dict[str, Any]) -> tuple[str, str]:
     return name, clean(prompt["request_id"])[:80]
 
 
-class TerminalAsker:
-    """Asks on the terminal: allow, deny (with an optional message), or leave it."""
+class _EndOfInput:
+    """The terminal's input ended (Ctrl-D): nothing more will be typed."""
 
-    def __init__(self, tty_in: int, out: TextIO) -> None:
+
+END_OF_INPUT = _EndOfInput()
+
+
+class TerminalAsker:
+    """Asks on the terminal: allow, deny (with an optional message), or leave it.
+
+    ``can_leave=False`` (the demo, whose session nobody else can answer) asks until the
+    user allows or denies; at the end of input it allows, as a piped demo does.
+    """
+
+    def __init__(self, tty_in: int, out: TextIO, *, can_leave: bool = True) -> None:
         self.fd = tty_in
         self.out = out
+        self.can_leave = can_leave
+        self._pending = bytearray()  # typed ahead: a paste of "d⏎not now⏎" is two answers
+        self._eof = False
 
     def _say(self, text: str) -> None:
         self.out.write(text)
         self.out.flush()
 
-    async def _line(self, withdrawn: asyncio.Event) -> str | None:
+    def _take(self) -> str | _EndOfInput | None:
+        """The next typed line, if one is complete (or input has ended)."""
+        if b"\n" in self._pending:
+            line, _, rest = self._pending.partition(b"\n")
+            self._pending = bytearray(rest)
+            return line.decode("utf-8", "replace")
+        if self._eof:
+            if self._pending:
+                last = self._pending.decode("utf-8", "replace")
+                self._pending.clear()
+                return last
+            return END_OF_INPUT
+        return None
+
+    async def _line(self, withdrawn: asyncio.Event) -> str | _EndOfInput | None:
         """One line typed by the user; None when the prompt is withdrawn first."""
+        ready = self._take()
+        if ready is not None:
+            return ready
         loop = asyncio.get_running_loop()
-        typed: asyncio.Future[str] = loop.create_future()
-        buffer = bytearray()
+        typed: asyncio.Future[None] = loop.create_future()
 
         def readable() -> None:
             try:
                 chunk = os.read(self.fd, 1024)
             except OSError:
                 chunk = b""
-            buffer.extend(chunk)
-            if (not chunk or b"\n" in buffer) and not typed.done():
-                typed.set_result(buffer.decode("utf-8", "replace").partition("\n")[0])
+            if not chunk:
+                self._eof = True
+            self._pending.extend(chunk)
+            if (self._eof or b"\n" in self._pending) and not typed.done():
+                typed.set_result(None)
 
         loop.add_reader(self.fd, readable)
         closer: asyncio.Future[Any] = asyncio.ensure_future(withdrawn.wait())
-        waiting: set[asyncio.Future[Any]] = {typed, closer}
         try:
-            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({typed, closer}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             loop.remove_reader(self.fd)
             closer.cancel()
         if typed.done():
-            return typed.result()
+            return self._take()
         typed.cancel()
         return None
 
     async def ask(self, prompt: dict[str, Any], withdrawn: asyncio.Event) -> Decision | None:
         tool, request_id = prompt_summary(prompt)
+        choices = "[a]llow / [d]eny / [l]eave it" if self.can_leave else "[a]llow / [d]eny"
         while True:
-            self._say(f"Allow {tool} ({request_id})? [a]llow / [d]eny / [l]eave it: ")
+            self._say(f"Allow {tool} ({request_id})? {choices}: ")
             line = await self._line(withdrawn)
             if line is None:
                 self._say(f"\nthe session withdrew prompt {request_id}: question closed\n")
                 return None
+            if isinstance(line, _EndOfInput):
+                if self.can_leave:
+                    self._say(f"\nno more input: left prompt {request_id} open\n")
+                    return None
+                self._say(f"\nno more input: allowing {tool} ({request_id})\n")
+                return Decision(allow=True)
             choice = line.strip().lower()
             if choice in ("a", "allow", "y", "yes"):
                 return Decision(allow=True)
@@ -442,10 +480,13 @@ class TerminalAsker:
                 if reason is None:
                     self._say(f"\nthe session withdrew prompt {request_id}: question closed\n")
                     return None
-                return Decision(allow=False, message=reason.strip() or DEFAULT_DENY_MESSAGE)
-            if choice in ("", "l", "leave"):
+                text = "" if isinstance(reason, _EndOfInput) else reason.strip()
+                return Decision(allow=False, message=text or DEFAULT_DENY_MESSAGE)
+            if self.can_leave and choice in ("", "l", "leave"):
                 self._say(f"left prompt {request_id} open\n")
                 return None
+            if not self.can_leave and choice in ("l", "leave"):
+                self._say("the demo session waits for an answer: allow or deny (Ctrl-C stops)\n")
 
     def answered(self, prompt: dict[str, Any], decision: Decision) -> None:
         tool, request_id = prompt_summary(prompt)
@@ -579,7 +620,7 @@ def demo_asker(say: Callable[[str, bool], None]) -> Asker:
     except (AttributeError, ValueError):
         terminal = False
     if terminal:
-        return TerminalAsker(sys.stdin.fileno(), sys.stdout)
+        return TerminalAsker(sys.stdin.fileno(), sys.stdout, can_leave=False)
     return AutoAllow(lambda text: say(f"demo: {text}", False))
 
 
