@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -425,8 +430,9 @@ def test_deny_sends_the_message_and_interrupt(server: SessionsServer) -> None:
     }
     assert json.loads(result.stdout) == answer
     assert sent(server, expect=1) == [answer]
-    watched = sesstail(server, "watch", SESSION, "--until", "result", "--json")
-    objs = [json.loads(line) for line in watched.stdout.splitlines()]
+    # The denied turn ended at once: its transcript is the session's history now.
+    transcript = sesstail(server, "history", SESSION, "--json")
+    objs = [json.loads(line) for line in transcript.stdout.splitlines()]
     assert "tool-result" not in [o.get("uuid") for o in objs]
     denial = next(o for o in objs if o["type"] == "user" and o.get("uuid") != "m0")
     block = denial["message"]["content"][0]
@@ -492,21 +498,60 @@ def test_an_answered_prompt_is_not_replayed(server: SessionsServer) -> None:
 # -- waiting for a state -------------------------------------------------------------------------
 
 
+@contextmanager
+def waiting(srv: SessionsServer, *args: str) -> Iterator[subprocess.Popen[str]]:
+    """``sesstail wait …`` as a process, once it is attached to the session's stream."""
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "sesstail", "wait", SESSION, *args),
+            *("--base-url", srv.base_url, "--org", ORG, "--timeout", "20"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while srv.connection_count < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=30)
+
+
 def test_wait_until_result_prints_the_result(server: SessionsServer) -> None:
-    """wait --until result exits 0 on the first result and prints it with --json."""
-    assert sesstail(server, "allow", SESSION, PROMPT_ID).exit_code == 0
-    result = sesstail(server, "wait", SESSION, "--until", "result", "--json")
-    assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["type"] == "result"
+    """wait --until result exits 0 on the next result and prints it with --json."""
+    with waiting(server, "--until", "result", "--json") as proc:
+        assert sesstail(server, "allow", SESSION, PROMPT_ID).exit_code == 0
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["uuid"] == "m3"  # the turn's result, after the tool ran
 
 
 def test_wait_is_silent_without_json(server: SessionsServer) -> None:
     """Without --json, wait prints nothing at all, on stdout or stderr."""
-    assert sesstail(server, "allow", SESSION, PROMPT_ID).exit_code == 0
-    result = sesstail(server, "wait", SESSION, "--until", "result")
-    assert result.exit_code == 0
-    assert result.stdout == ""
-    assert result.stderr == ""
+    with waiting(server, "--until", "result") as proc:
+        assert sesstail(server, "allow", SESSION, PROMPT_ID).exit_code == 0
+        out, err = proc.communicate(timeout=30)
+    assert (proc.returncode, out, err) == (0, "", "")
+
+
+def test_wait_until_result_is_not_fooled_by_a_replayed_result() -> None:
+    """A session that replays its history on attach: the result of the turn before is no
+    answer to `send` then `wait --until result`; the new turn's result is."""
+    with serve(ServedSession.from_objects(SESSION, messages(4))) as srv:
+        srv.play_ahead(SESSION)  # a finished turn: its result is in the history
+        with waiting(srv, "--until", "result", "--json") as proc:
+            assert sesstail(srv, "send", SESSION, "and now?").exit_code == 0
+            out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    answer = json.loads(out)
+    assert answer["type"] == "result"
+    assert answer["uuid"] != "m3"
+    assert answer["result"] == "You said: and now?"
 
 
 def test_wait_until_blocked_prints_the_prompt(server: SessionsServer) -> None:

@@ -168,6 +168,64 @@ class Backfilled:
             await subscription.aclose()
 
 
+@dataclass
+class SinceAttach:
+    """The stream, with what the service replays from before we attached marked
+    ``backfill``, for ``wait --until result``: an old ``result`` must not end a wait for the
+    next one.
+
+    A service may replay a session's history on attach (PROTOCOL §2, unverified). Before
+    subscribing, the uuids of the history's latest page are fetched. A replay ends with them,
+    in order: once one of them arrives, everything received so far was said before we
+    attached. Until then, messages are held (not shown) while they come in a burst; when the
+    stream goes quiet, or after ``SETTLE_MAX_S``, with none of them seen, nothing was
+    replayed and the held messages are new.
+    """
+
+    stream: SessionStream
+    fetch: Callable[[], list[str]]  # the latest page's uuids; blocking (a REST call)
+
+    async def messages(self) -> AsyncIterator[Message]:
+        before = {u for u in await asyncio.to_thread(self.fetch) if u}
+        if not before:  # nothing said yet: nothing to replay
+            async for msg in self.stream.messages():
+                yield msg
+            return
+        subscription = Subscription(self.stream)
+        subscription.start()
+        try:
+            await subscription.connected()
+            held, replayed = await self._until_decided(subscription, before)
+            for old in held:
+                yield old._replace(backfill=True) if replayed else old
+            while (item := await subscription.next()) is not None:
+                # Said before we attached and sent again later: still no news.
+                yield item._replace(backfill=True) if _uuid(item) in before else item
+        finally:
+            await subscription.aclose()
+
+    @staticmethod
+    async def _until_decided(
+        subscription: Subscription, before: set[str]
+    ) -> tuple[list[Message], bool]:
+        """The messages held while deciding, and whether they were a replay."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + SETTLE_MAX_S
+        held: list[Message] = []
+        while True:
+            quiet_for = SETTLE_S if not held else QUIET_S
+            try:
+                async with asyncio.timeout_at(min(give_up, loop.time() + quiet_for)):
+                    msg = await subscription.next()
+            except TimeoutError:
+                return held, False  # quiet, and none of the history: nothing replayed
+            if msg is None:
+                return held, False
+            held.append(msg)
+            if _uuid(msg) in before:
+                return held, True
+
+
 ECHO_WAIT_S = 5.0
 QUIET_S = 0.05  # a replay on attach is over once the stream is this quiet...
 SETTLE_MAX_S = 2.0  # ...or after this long, for a session busy with a turn

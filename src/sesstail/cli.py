@@ -129,6 +129,7 @@ def main_options(
     """Follow a remote Claude Code session live from a terminal."""
 
 
+LATEST_PAGE = 20  # history messages asked for to recognise a replay on attach
 DEFAULT_BASE_URL = "https://api.anthropic.com"  # protocol.DEFAULT_BASE_URL, without its imports
 SessionArg = Annotated[
     str, typer.Argument(help="The session id (session_…) or its claude.ai/code address.")
@@ -415,6 +416,14 @@ class Target:
         from sesstail.credentials import load_token
 
         return load_token(self.env)
+
+    def latest_uuids(self) -> list[str]:
+        """The uuids of the session's latest messages, from its history (PROTOCOL §7)."""
+        from sesstail.sessions_api import SessionsApi
+
+        api = SessionsApi(self.base_url, self.org_uuid, self.token, self.env)
+        items = api.history(self.session_id, LATEST_PAGE)
+        return [u for u in (item.get("uuid") for item in items) if isinstance(u, str)]
 
     def stream_settings(self, **overrides: Any) -> StreamSettings:
         from sesstail.connection import StreamSettings

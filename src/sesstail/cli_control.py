@@ -31,6 +31,7 @@ from sesstail.errors import ExitCode
 
 if TYPE_CHECKING:
     from sesstail.connection import SessionStream
+    from sesstail.watch import MessageSource
 
 
 class PermissionMode(enum.StrEnum):
@@ -618,7 +619,13 @@ def wait_command(
         target = resolve_target(session_id, base_url, org)
         settings = target.stream_settings(open_timeout=open_timeout)
         stream = SessionStream(settings, _reporter(verbose, quiet, debug))
-        msg = asyncio.run(wait_for_state(stream, State(until.value), timeout, settle))
+        source: MessageSource = stream
+        if until is WaitState.result:
+            # A result replayed from before we attached is not the one being waited for.
+            from sesstail.attach import SinceAttach
+
+            source = SinceAttach(stream, target.latest_uuids)
+        msg = asyncio.run(wait_for_state(source, State(until.value), timeout, settle))
         if json_out and msg is not None:
             sys.stdout.write(msg.line + "\n")
             sys.stdout.flush()

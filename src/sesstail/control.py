@@ -32,7 +32,7 @@ from sesstail.protocol import (
 )
 
 if TYPE_CHECKING:
-    from sesstail.watch import Renderer, WatchOptions
+    from sesstail.watch import MessageSource, Renderer, WatchOptions
 
 PERMISSION_MODES = ("default", "acceptEdits", "bypassPermissions", "plan", "dontAsk")
 DEFAULT_DENY_MESSAGE = "The user denied this request."
@@ -271,7 +271,7 @@ def _state_is(obj: dict[str, Any], state: str) -> bool:
 
 
 async def wait_for_state(
-    stream: SessionStream, until: State, timeout: float | None, settle: float = 1.0
+    stream: MessageSource, until: State, timeout: float | None, settle: float = 1.0
 ) -> Message | None:
     """Return the message that shows ``until`` holds; None for ``idle`` reached by quiet.
 
@@ -298,7 +298,7 @@ async def wait_for_state(
             if msg is None:
                 return idle_since  # quiet after a result: idle
             obj = msg.obj
-            if until is State.result and obj["type"] == "result":
+            if until is State.result and obj["type"] == "result" and not msg.backfill:
                 return msg
             if until is State.blocked:
                 if is_permission_prompt(obj):
