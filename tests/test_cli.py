@@ -7,7 +7,6 @@ behaviour belongs to the process (signals, closed pipes, tracebacks).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -16,7 +15,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,7 +25,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from conftest import ORG, SESSION, TOKEN, messages, refusing_port, session
+from conftest import ORG, SESSION, TOKEN, messages, refusing_port, session, tcp_server
 from sesstail.cli import app, run
 from sesstail.errors import ExitCode
 from sesstail.server import Faults, ServedSession, SessionsServer
@@ -344,28 +342,12 @@ def tls_listener(tmp_path: Path) -> Iterator[int]:
     key.write_text(TEST_ENCRYPTED_KEY)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key, PASSPHRASE)
-    listener = socket.create_server(("127.0.0.1", 0))
-    accepted: list[int] = []
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            accepted.append(1)
-            with conn, contextlib.suppress(OSError):
-                context.wrap_socket(conn, server_side=True).close()
+    def handshake(conn: socket.socket) -> None:
+        context.wrap_socket(conn, server_side=True).close()
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        with contextlib.suppress(OSError):
-            listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() (close alone does not)
-        listener.close()
-        thread.join(5)
+    with tcp_server(handshake) as (port, accepted):
+        yield port
     assert len(accepted) == 1, "a TLS failure must not be retried"
 
 

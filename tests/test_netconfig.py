@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import json
 import socket
@@ -19,7 +18,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from conftest import ORG, SESSION
+from conftest import ORG, SESSION, tcp_server
 from sesstail import __version__
 from sesstail.cli import app
 from sesstail.errors import (
@@ -509,27 +508,13 @@ def test_proxy_variables_do_not_capture_loopback_requests(
 @contextmanager
 def junk_server() -> Iterator[str]:
     """A TCP server that answers every connection with bytes that are not HTTP."""
-    listener = socket.create_server(("127.0.0.1", 0))
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            with conn, contextlib.suppress(OSError):
-                conn.recv(65536)
-                conn.sendall(b"\x1b[31mJUNK\x1b[0m not http at all\r\n\r\n")
+    def junk(conn: socket.socket) -> None:
+        conn.recv(65536)
+        conn.sendall(b"\x1b[31mJUNK\x1b[0m not http at all\r\n\r\n")
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        with contextlib.suppress(OSError):
-            listener.shutdown(socket.SHUT_RDWR)
-        listener.close()
-        thread.join(5)
+    with tcp_server(junk) as (port, _):
+        yield f"http://127.0.0.1:{port}"
 
 
 def test_a_server_that_does_not_speak_http_is_cannot_connect() -> None:
