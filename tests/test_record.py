@@ -155,7 +155,8 @@ def test_replay_takes_plain_jsonl_from_stdin_with_filters() -> None:
 
 
 def test_replay_timing_instant_by_default_realtime_on_request(tmp_path: Path) -> None:
-    """Default: no pauses even for a long recorded gap; --realtime --speed 4 keeps 1/4."""
+    """Default: no pauses even for a long recorded gap; --realtime --speed 4 (or --speed 4
+    alone) keeps 1/4 of the recorded gaps."""
     recording = tmp_path / "slow.jsonl"
     stamps = [1700000000.0, 1700000000.4, 1700000000.8]
     recording.write_text(
@@ -172,9 +173,13 @@ def test_replay_timing_instant_by_default_realtime_on_request(tmp_path: Path) ->
     started = time.monotonic()
     paced = replay(str(recording), "--json", "--realtime", "--speed", "4")
     paced_took = time.monotonic() - started
-    assert instant.exit_code == paced.exit_code == 0
+    started = time.monotonic()
+    sped = replay(str(recording), "--json", "--speed", "4")  # --speed alone keeps the timing
+    sped_took = time.monotonic() - started
+    assert instant.exit_code == paced.exit_code == sped.exit_code == 0
     assert instant_took < 2
     assert paced_took >= 0.19
+    assert sped_took >= 0.19
 
 
 def test_serve_plays_a_recording_again(tmp_path: Path) -> None:

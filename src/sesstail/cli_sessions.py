@@ -293,9 +293,14 @@ def replay_command(
         bool, typer.Option("--realtime", help="Keep the recorded timing (instant by default).")
     ] = False,
     speed: Annotated[
-        float,
-        typer.Option("--speed", min=0.001, help="With --realtime: this many times faster."),
-    ] = 1.0,
+        float | None,
+        typer.Option(
+            "--speed",
+            min=0.001,
+            help="Keep the recorded timing, this many times faster (implies --realtime).",
+            show_default=False,
+        ),
+    ] = None,
     fmt: FormatOpt = None,
     json_flag: JsonOpt = False,
     types: TypeOpt = None,
@@ -331,7 +336,7 @@ def replay_command(
                 lines,
                 renderer,
                 options,
-                speed=speed if realtime else None,
+                speed=speed if speed is not None else (1.0 if realtime else None),
                 warn=reporter.line,
             )
         finally:
