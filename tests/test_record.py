@@ -187,8 +187,30 @@ def test_serve_plays_a_recording_again(tmp_path: Path) -> None:
     recording = tmp_path / "rec.jsonl"
     with serving(session(5), faults=Faults(end_with_close=True)) as server:
         watched = watch(server, "--json", "--record", str(recording))
-    served = load_session_file(recording)
+    [served] = load_session_file(recording)
     assert served.session_id == SESSION
     assert [json.loads(m) for m in served.messages] == [
         json.loads(line) for line in watched.stdout.splitlines()
     ]
+
+
+def test_a_recording_of_several_sessions_is_served_as_several(tmp_path: Path) -> None:
+    """`watch A B --record` then `serve` of that file: A and B again, each with its own
+    messages in order (a message without a session id stays with the one before it)."""
+    other = "session_01OtherStream"
+    recording = tmp_path / "both.jsonl"
+    sessions = (session(4), session(3, other))
+    with serving(*sessions, faults=Faults(end_with_close=True, connections=None)) as server:
+        result = watch(server, other, "--json", "--record", str(recording))
+    assert result.exit_code == 0, result.stderr
+    with recording.open("a", encoding="utf-8") as f:
+        f.write(json.dumps({"recorded_at": 1e10, "message": {"type": "keep_alive"}}) + "\n")
+    served = {s.session_id: s for s in load_session_file(recording)}
+    assert set(served) == {SESSION, other}
+    uuids = {sid: [json.loads(m).get("uuid") for m in s.messages] for sid, s in served.items()}
+    assert uuids[SESSION][:4] == ["m0", "m1", "m2", "m3"]
+    assert uuids[other][:3] == ["m0", "m1", "m2"]
+    last = json.loads(recording.read_text().splitlines()[-2])["message"]["session_id"]
+    assert uuids[last][-1] is None  # the keep_alive joined the session recorded before it
+    assert len(uuids[SESSION]) + len(uuids[other]) == 8
+    assert all(0.0 <= gap <= 3.0 for s in served.values() for gap in s.gaps)

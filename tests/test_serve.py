@@ -128,3 +128,16 @@ def test_played_takes_a_count_or_all(played: str) -> None:
     assert result.exit_code == ExitCode.USAGE
     assert "--played takes a number of messages or 'all'" in result.stderr
     assert "serving on" not in result.stdout
+
+
+def test_a_file_of_two_sessions_serves_both(tmp_path: Path) -> None:
+    """One JSONL holding two sessions (a capture of `watch A B`): both are listed and served."""
+    other = "session_01OtherStream"
+    lines = [*messages(3), *messages(2, other)]
+    path = tmp_path / "both.jsonl"
+    path.write_text("".join(json.dumps(m) + "\n" for m in lines), encoding="utf-8")
+    with serve_process("--speed", "0", "--end", str(path)) as (_, url, printed):
+        assert printed[1:3] == [f"  {SESSION}  (3 messages)", f"  {other}  (2 messages)"]
+        watched = client(url, "watch", other, "--json")
+    assert watched.exit_code == 0, watched.stderr
+    assert [json.loads(line)["session_id"] for line in watched.stdout.splitlines()] == [other] * 2

@@ -613,7 +613,10 @@ def serve_command(
 
         org_uuid = validate_org(org) if org else None
         ahead = _played_count(played)
-        sessions = [load_session_file(p) for p in files] if files else [demo_session()]
+        if files:
+            sessions = [session for path in files for session in load_session_file(path)]
+        else:
+            sessions = [demo_session()]
         ids = [s.session_id for s in sessions]
         duplicates = {i for i in ids if ids.count(i) > 1}
         if duplicates:

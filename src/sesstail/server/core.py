@@ -96,32 +96,43 @@ def _parse_line(text: str, where: str) -> tuple[dict[str, Any], float | None]:
     return obj, at
 
 
-def parse_session_lines(lines: Iterable[str], name: str, default_id: str) -> ServedSession:
-    """A session from JSONL: bare messages, or recordings ``{"recorded_at", "message"}``."""
-    messages: list[str] = []
-    gaps: list[float] = []
-    session_id: str | None = None
-    previous: float | None = None
+_SESSION_ID = re.compile(r"session_[A-Za-z0-9_-]{1,200}")
+
+
+def parse_session_lines(lines: Iterable[str], name: str, default_id: str) -> list[ServedSession]:
+    """The sessions in a JSONL file of bare messages, or of recordings
+    ``{"recorded_at", "message"}``: one per ``session_id``, in the order they first appear
+    (a recording of ``watch A B`` serves A and B again). A message without a session id
+    belongs with the one before it; a file without any is one session, ``default_id``."""
+    entries: list[tuple[str | None, dict[str, Any], float | None]] = []
     for number, text in enumerate(lines, 1):
         if not text.strip():
             continue
         obj, at = _parse_line(text, f"{name}:{number}")
-        if session_id is None and isinstance(obj.get("session_id"), str):
-            session_id = obj["session_id"]
-        if at is None:
-            gaps.append(DEFAULT_GAP_S if messages else 0.0)
-        else:
-            gaps.append(0.0 if previous is None else max(0.0, min(MAX_GAP_S, at - previous)))
-            previous = at
-        messages.append(encode(obj))
-    if not messages:
+        sid = obj.get("session_id")
+        entries.append(
+            (sid if isinstance(sid, str) and _SESSION_ID.fullmatch(sid) else None, obj, at)
+        )
+    if not entries:
         raise UsageError(f"{name}: no messages")
-    if session_id is None or not re.fullmatch(r"session_[A-Za-z0-9_-]{1,200}", session_id):
-        session_id = default_id
-    return ServedSession(session_id, messages, gaps)
+    current = next((sid for sid, _, _ in entries if sid is not None), default_id)
+    sessions: dict[str, ServedSession] = {}
+    previous: dict[str, float] = {}
+    for sid, obj, at in entries:
+        current = sid or current
+        session = sessions.setdefault(current, ServedSession(current, [], []))
+        if at is None:
+            session.gaps.append(DEFAULT_GAP_S if session.messages else 0.0)
+        else:
+            last = previous.get(current)
+            session.gaps.append(0.0 if last is None else max(0.0, min(MAX_GAP_S, at - last)))
+            previous[current] = at
+        session.messages.append(encode(obj))
+    return list(sessions.values())
 
 
-def load_session_file(path: Path) -> ServedSession:
+def load_session_file(path: Path) -> list[ServedSession]:
+    """The sessions a file holds (usually one); usage errors name the file and line."""
     stem = re.sub(r"[^A-Za-z0-9_-]", "_", path.stem)[:100] or "file"
     try:
         text = path.read_text(encoding="utf-8")
@@ -134,7 +145,7 @@ def load_session_file(path: Path) -> ServedSession:
 
 def demo_session() -> ServedSession:
     text = resources.files("sesstail.server").joinpath("demo_session.jsonl").read_text("utf-8")
-    session = parse_session_lines(text.splitlines(), "demo_session.jsonl", DEMO_SESSION_ID)
+    [session] = parse_session_lines(text.splitlines(), "demo_session.jsonl", DEMO_SESSION_ID)
     session.title = "Fix the flaky date test"
     return session
 
