@@ -238,14 +238,13 @@ class AfterPrompt:
 
     The turn starts at the prompt's echo in the stream. Should the service not echo prompts
     (unverified), the turn is what arrived after the post was accepted, with a status line
-    saying so once ``echo_wait`` has passed: the watch never waits silently for an echo that
+    saying so once ``ECHO_WAIT_S`` have passed: the watch never waits silently for an echo that
     will not come.
     """
 
     stream: SessionStream
     prompt_uuid: str
     post: Callable[[], object]  # blocking (a REST call): run in a thread
-    echo_wait: float | None = None  # seconds; ECHO_WAIT_S by default
 
     async def messages(self) -> AsyncIterator[Message]:
         subscription = Subscription(self.stream)
@@ -258,7 +257,7 @@ class AfterPrompt:
             subscription.received()
             await asyncio.to_thread(self.post)
             after_post: list[Message] = []
-            wait = ECHO_WAIT_S if self.echo_wait is None else self.echo_wait
+            wait = ECHO_WAIT_S
             loop = asyncio.get_running_loop()
             deadline = loop.time() + wait
             turn: list[Message] = []
