@@ -122,6 +122,18 @@ class Subscription:
                 await self._pump
 
 
+@contextlib.asynccontextmanager
+async def subscribed(stream: SessionStream) -> AsyncIterator[Subscription]:
+    """A subscription received in the background, once connected; closed on the way out."""
+    subscription = Subscription(stream)
+    subscription.start()
+    try:
+        await subscription.connected()
+        yield subscription
+    finally:
+        await subscription.aclose()
+
+
 def _uuid(msg: Message) -> str | None:
     value = msg.obj.get("uuid")
     return value if type(value) is str else None
@@ -135,10 +147,7 @@ class Backfilled:
     fetch: Callable[[], list[Message]]  # blocking (a REST call): run in a thread
 
     async def messages(self) -> AsyncIterator[Message]:
-        subscription = Subscription(self.stream)
-        subscription.start()
-        try:
-            await subscription.connected()
+        async with subscribed(self.stream) as subscription:
             await subscription.first_message(SETTLE_S)
             before_asking = subscription.received()
             history = await asyncio.to_thread(self.fetch)
@@ -164,8 +173,6 @@ class Backfilled:
                     skipping = _uuid(msg) not in known
                 elif _uuid(msg) not in known:
                     yield msg
-        finally:
-            await subscription.aclose()
 
 
 @dataclass
@@ -191,18 +198,13 @@ class SinceAttach:
             async for msg in self.stream.messages():
                 yield msg
             return
-        subscription = Subscription(self.stream)
-        subscription.start()
-        try:
-            await subscription.connected()
+        async with subscribed(self.stream) as subscription:
             held, replayed = await self._until_decided(subscription, before)
             for old in held:
                 yield old._replace(backfill=True) if replayed else old
             while (item := await subscription.next()) is not None:
                 # Said before we attached and sent again later: still no news.
                 yield item._replace(backfill=True) if _uuid(item) in before else item
-        finally:
-            await subscription.aclose()
 
     @staticmethod
     async def _until_decided(
@@ -247,10 +249,7 @@ class AfterPrompt:
     post: Callable[[], object]  # blocking (a REST call): run in a thread
 
     async def messages(self) -> AsyncIterator[Message]:
-        subscription = Subscription(self.stream)
-        subscription.start()
-        try:
-            await subscription.connected()
+        async with subscribed(self.stream) as subscription:
             # A replay on attach starts at once: let it arrive before the prompt is posted.
             await subscription.first_message(SETTLE_S)
             await subscription.quiet(QUIET_S, SETTLE_MAX_S)
@@ -287,5 +286,3 @@ class AfterPrompt:
                 yield msg
                 if msg.obj["type"] == "result":
                     return
-        finally:
-            await subscription.aclose()
