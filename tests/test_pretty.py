@@ -79,7 +79,7 @@ def test_clean_escapes_every_control_c1_and_bidi_character() -> None:
         assert cleaned == (f"a\\x{code:02x}b" if code < 0x100 else f"a\\u{code:04x}b")
     assert clean("\x1b[31mRED\x1b]0;title\x07") == "\\x1b[31mRED\\x1b]0;title\\x07"
     assert clean("tab\there\nnext") == "tab\there\nnext"
-    assert clean("windows\r\nline") == "windows\nline"
+    assert clean("windows\r\nline") == "windows\\x0d\nline"
     assert clean("héllo wörld ✓ 日本") == "héllo wörld ✓ 日本"
 
 

@@ -67,12 +67,18 @@ _PATH_TOOLS = {"Read": "file_path", "Write": "file_path", "Edit": "file_path"}
 _PATH_TOOLS |= {"MultiEdit": "file_path", "NotebookEdit": "notebook_path"}
 _URL_TOOLS = {"WebFetch": "url", "WebSearch": "query"}
 
-# Worth the cost of a Markdown parse only if the text uses some Markdown.
+# Worth the cost of a Markdown parse only if the text uses some Markdown. Linear on any text:
+# every repeated part stops at the character that could start the next try (a backtick, a
+# bracket, a line end), so no position is scanned twice, whatever a remote machine sends.
 _MARKDOWN_HINT = re.compile(
-    r"```|`[^`\n]+`|\*\*|\*[^*\s]|__|\[[^\]\n]*\]\(|^\s{0,3}(?:#{1,6}\s|[-*+]\s|\d+[.)]\s|>|\|)",
+    r"```|`[^`\n]+`|\*\*|\*[^*\s]|__|\[[^\[\]\n]*\]\("
+    r"|^[ \t]{0,3}(?:#{1,6}\s|[-*+]\s|\d{1,9}[.)]\s|>|\|)",
     re.MULTILINE,
 )
-_TOOL_ERROR_TAG = re.compile(r"^\s*<tool_use_error>(.*?)</tool_use_error>\s*$", re.DOTALL)
+# markdown-it is linear but slow (~10 µs a list item, ~15 µs a bracket): a very long text, or
+# one dense with markup characters, is shown as plain text rather than hold the terminal.
+MARKDOWN_CHARS = 40_000
+MARKDOWN_MARKS = 4_000
 # Keys left out of the compact one-line summary of unknown messages.
 _QUIET_KEYS = frozenset({"type", "subtype", "uuid", "session_id"})
 # Messages that do not come between a tool call and its result, as far as the reader can see.
@@ -223,9 +229,13 @@ def _word_breaks(plain: str, width: int) -> list[int]:
     chop_cells()."""
     breaks: list[int] = []
     offset = 0
-    for match in _WORD.finditer(plain):
-        start = match.start()
+    # match() at the end of the last word, as rich does it: finditer would retry the
+    # pattern at every position of a long run of blanks (quadratic).
+    match = _WORD.match(plain)
+    while match is not None:
+        start, end = match.span()
         word = match.group()
+        match = _WORD.match(plain, end)
         word_length = len(word.rstrip())
         if width - offset >= word_length:
             offset += len(word)
@@ -599,9 +609,7 @@ class PrettyRenderer:
             body.append("\n")
         text = _result_text(block.get("content"))
         if is_error:
-            tagged = _TOOL_ERROR_TAG.match(text)
-            if tagged:
-                text = tagged.group(1)
+            text = _untag_error(text)
         style = _ERROR if is_error else None
         if is_error:
             body.append("✗ ", Style(color="red", bold=True))
@@ -957,9 +965,17 @@ def _prose(text: str) -> RenderableType:
     if len(text) > PROSE_CHARS:
         text = text[:PROSE_CHARS] + "\n…"
     text = clean(text)
-    if _MARKDOWN_HINT.search(text):
+    if (
+        len(text) <= MARKDOWN_CHARS
+        and _MARKDOWN_HINT.search(text)
+        and _markup_marks(text) <= MARKDOWN_MARKS
+    ):
         return _markdown(text)
     return Text(text)
+
+
+def _markup_marks(text: str) -> int:
+    return sum(text.count(mark) for mark in "[*`<_!&|#>")
 
 
 class _MarkdownFactory:
@@ -1203,7 +1219,8 @@ def _result_text(content: Any) -> str:
 
 def _excerpt(text: str, max_lines: int) -> tuple[list[str], int]:
     """The first ``max_lines`` lines of ``text``, cleaned and cut, and how many were left."""
-    text = text.rstrip().lstrip("\n")
+    # Blanks only: str.strip() would also take remote control characters (CR, \x1c-\x1f).
+    text = text.rstrip(_BLANKS).lstrip("\n")
     if not text:
         return [], 0
     parts = text.split("\n", max_lines)
@@ -1214,9 +1231,20 @@ def _excerpt(text: str, max_lines: int) -> tuple[list[str], int]:
     return [_cut_line(part) for part in parts], hidden
 
 
+_BLANKS = " \t\n"
+
+
+def _untag_error(text: str) -> str:
+    """The message inside ``<tool_use_error>…</tool_use_error>``, or ``text`` as it is."""
+    stripped = text.strip()
+    opening, closing = "<tool_use_error>", "</tool_use_error>"
+    if stripped.startswith(opening) and stripped.endswith(closing):
+        return stripped[len(opening) : -len(closing)]
+    return text
+
+
 def _cut_line(line: str) -> str:
-    if "\r" in line:  # a progress bar redrawn with CR: keep what a terminal would show
-        line = line.rstrip("\r").rsplit("\r", 1)[-1]
+    # A CR stays (as a visible escape): cutting at it would hide what it was meant to hide.
     if len(line) > LINE_CHARS:
         line = line[:LINE_CHARS] + "…"
     return clean(line)
@@ -1227,13 +1255,13 @@ def _head_and_tail(text: str, head: int, tail: int) -> tuple[list[str], int, lis
     first, hidden = _excerpt(text, head + tail)
     if not hidden:
         return first, 0, []
-    last = text.rstrip().rsplit("\n", tail)[1:]
+    last = text.rstrip(_BLANKS).rsplit("\n", tail)[1:]
     return first[:head], hidden, [_cut_line(line) for line in last]
 
 
 def _one_line(text: str, limit: int) -> str:
     """``text`` cleaned, on one line (first line and a mark if more), at most ``limit`` chars."""
-    text = text.strip()
+    text = text.strip(_BLANKS)
     first, newline, _ = text.partition("\n")
     more = bool(newline)
     if len(first) > limit:

@@ -27,12 +27,12 @@ _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 def clean(text: str) -> str:
     """Return ``text`` with every control, C1 and bidi character replaced by a visible escape.
 
-    Newlines and tabs are kept, and a CR before a newline (Windows line ends) is dropped.
+    Newlines and tabs are kept. Every other control character is shown, a carriage return
+    too, even before a newline: a CR or a backspace left to act would let remote text hide
+    what came before it on the screen (a command that pipes curl into sh drawn as ``echo``).
     """
     if _UNSAFE.search(text) is None:
         return text
-    if "\r\n" in text:
-        text = text.replace("\r\n", "\n")
     return text.translate(_TABLE)
 
 
