@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from conftest import ORG, SESSION, TOKEN, messages, session
@@ -214,3 +215,215 @@ def test_a_recording_of_several_sessions_is_served_as_several(tmp_path: Path) ->
     assert uuids[last][-1] is None  # the keep_alive joined the session recorded before it
     assert len(uuids[SESSION]) + len(uuids[other]) == 8
     assert all(0.0 <= gap <= 3.0 for s in served.values() for gap in s.gaps)
+
+
+# -- input files (issue 9), sizes and gaps (issue 8), transcripts (issue 11) ---------------------
+
+
+def _capture(n: int = 3) -> str:
+    return "".join(json.dumps(m) + "\n" for m in messages(n))
+
+
+def test_a_utf8_bom_and_crlf_lines_are_accepted(tmp_path: Path) -> None:
+    """A BOM before the first line and CRLF line ends: every message replays, nothing skipped."""
+    capture = tmp_path / "bom.jsonl"
+    capture.write_bytes(b"\xef\xbb\xbf" + _capture().replace("\n", "\r\n").encode())
+    result = replay(str(capture), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert [json.loads(line)["uuid"] for line in result.stdout.splitlines()] == ["m0", "m1", "m2"]
+    assert result.stderr == ""
+
+
+def test_a_utf16_file_is_read_whole(tmp_path: Path) -> None:
+    """PowerShell's `>` writes UTF-16 LE with a BOM (and CRLF): replay reads it as UTF-16,
+    from a file and from stdin; without a BOM too."""
+    text = _capture().replace("\n", "\r\n")
+    with_bom = tmp_path / "ps.jsonl"
+    with_bom.write_bytes(text.encode("utf-16"))  # BOM + little-endian here
+    without_bom = tmp_path / "bare.jsonl"
+    without_bom.write_bytes(text.encode("utf-16-be"))
+    for result in (
+        replay(str(with_bom), "--json"),
+        replay(str(without_bom), "--json"),
+        CliRunner().invoke(app, ["replay", "-", "--json"], input=text.encode("utf-16")),
+    ):
+        assert result.exit_code == 0, result.stderr
+        assert [json.loads(line)["uuid"] for line in result.stdout.splitlines()] == [
+            "m0",
+            "m1",
+            "m2",
+        ]
+
+
+def test_utf16_given_as_decoded_text_is_refused_not_nothing() -> None:
+    """Lines already decoded from UTF-16 as if UTF-8 (NULs in them) cannot be read back:
+    a usage error saying so, never "nothing, exit 0"."""
+    from sesstail.errors import UsageError
+    from sesstail.protocol import TypeFilter
+    from sesstail.record import replay as replay_lines
+    from sesstail.watch import WatchOptions
+
+    decoded = _capture().encode("utf-16-le").decode("utf-8", "replace").splitlines(keepends=True)
+    shown: list[Any] = []
+    renderer = type(
+        "R", (), {"message": lambda self, m: shown.append(m), "close": lambda self: None}
+    )
+    with pytest.raises(UsageError, match="UTF-16"):
+        replay_lines(decoded, renderer(), WatchOptions(TypeFilter()), speed=None, warn=print)
+    assert shown == []
+
+
+def test_an_input_with_no_message_at_all_fails(tmp_path: Path) -> None:
+    """A file none of whose lines is a message (a wrong file) exits 2 with a message."""
+    junk = tmp_path / "junk.txt"
+    junk.write_text("hello\nworld\n")
+    result = replay(str(junk), "--json")
+    assert result.exit_code == 2
+    assert "nothing to replay" in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_line_beyond_the_limit_is_skipped_in_bounded_memory() -> None:
+    """A line longer than the limit (here 1 MB; 256 MiB by default) with no newline for 30 MB
+    is reported by number and read past without holding it: the lines after it replay."""
+    import io
+    import tracemalloc
+
+    from sesstail.record import input_lines
+
+    capture = _capture(2).encode()
+    data = capture + b'{"type":"user","x":"' + b"x" * 30_000_000 + b'"}\n' + capture
+    warnings: list[str] = []
+    tracemalloc.start()
+    try:
+        lines = list(input_lines(io.BytesIO(data), warnings.append, max_line=1_000_000))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [n for n, _ in lines] == [1, 2, 4, 5]
+    assert warnings == ["line 3: longer than 1,000,000 characters; skipped"]
+    assert peak < 8_000_000
+
+
+def test_realtime_pauses_are_capped() -> None:
+    """--realtime with a 1e300 s gap (or hours) pauses at most MAX_GAP_S, never crashes."""
+    from sesstail.protocol import TypeFilter
+    from sesstail.record import MAX_GAP_S
+    from sesstail.record import replay as replay_lines
+    from sesstail.watch import WatchOptions
+
+    stamps = [1.0, 1.5, 1e300]
+    lines = [
+        json.dumps({"recorded_at": at, "message": m})
+        for at, m in zip(stamps, messages(3), strict=True)
+    ]
+    pauses: list[float] = []
+    renderer = type("R", (), {"message": lambda self, m: None, "close": lambda self: None})
+    replay_lines(
+        lines, renderer(), WatchOptions(TypeFilter()), speed=1.0, warn=print, sleep=pauses.append
+    )
+    assert pauses == [0.5, MAX_GAP_S]
+    assert MAX_GAP_S <= 60
+
+
+def test_replay_of_a_transcript_realtime_uses_its_timestamps(tmp_path: Path) -> None:
+    """A transcript's `timestamp` is each message's time: --realtime keeps its gaps."""
+    from sesstail.local.demo import TranscriptWriter
+    from sesstail.protocol import TypeFilter
+    from sesstail.record import replay as replay_lines
+    from sesstail.watch import WatchOptions
+
+    path = tmp_path / "t.jsonl"
+    writer = TranscriptWriter(path, clock=1_764_000_000.0)  # one second per line
+    writer.prompt("hi")
+    writer.reply("hello")
+    writer.reply("again")
+    pauses: list[float] = []
+    renderer = type("R", (), {"message": lambda self, m: None, "close": lambda self: None})
+    with path.open("rb") as f:
+        replay_lines(
+            f, renderer(), WatchOptions(TypeFilter()), speed=2.0, warn=print, sleep=pauses.append
+        )
+    assert pauses == [0.5, 0.5]
+
+
+def _long_transcript(path: Path, size: int) -> int:
+    """A transcript of about ``size`` bytes, shaped like a long real session: prompts,
+    replies in Markdown, Bash/Read/Edit calls with sizeable results, sub-agent progress,
+    hook progress and file-history snapshots. The number of lines."""
+    from sesstail.local.demo import TranscriptWriter
+
+    writer = TranscriptWriter(path, clock=1_764_000_000.0)
+    output = "\n".join(f"src/module_{i}.py:{i}: def handler_{i}(request): ..." for i in range(60))
+    turn = 0
+    while path.exists() is False or path.stat().st_size < size:
+        turn += 1
+        writer.file_history_snapshot()
+        writer.prompt(f"Turn {turn}: find every handler and add a timeout to each of them.")
+        writer.reply(f"I'll look for the handlers first.\n\n- step **{turn}**\n- then `grep`")
+        call, _ = writer.tool_use("Bash", {"command": "grep -rn 'def handler' src"})
+        writer.tool_result(call, output, {"stdout": output, "stderr": "", "interrupted": False})
+        writer.hook_progress(call)
+        read, _ = writer.tool_use("Read", {"file_path": "/home/dev/shop/src/module_1.py"})
+        writer.tool_result(read, output, {"type": "text", "file": {"content": output}})
+        task, _ = writer.tool_use("Task", {"description": "Check", "prompt": f"p{turn}"})
+        inner = writer.assistant([{"type": "text", "text": "Checked: all handlers found."}])
+        writer.agent_progress(task, f"ag{turn}", inner)
+        edit, _ = writer.tool_use(
+            "Edit",
+            {"file_path": "src/module_1.py", "old_string": "def a():", "new_string": "def b():"},
+        )
+        writer.tool_result(edit, "The file was updated.", {"filePath": "src/module_1.py"})
+        writer.reply("Done: every handler now has a **timeout**.")
+        writer.turn_duration(4200)
+    with path.open("rb") as f:
+        return sum(1 for _ in f)
+
+
+def test_a_transcript_replays_as_a_conversation_not_json(tmp_path: Path) -> None:
+    """Replaying a transcript draws every line as the conversation: no compact JSON lines
+    (the `· type {…}` fallback) for bookkeeping, sub-agents or turn ends; each turn ends
+    with its result footer. --json keeps the file's own lines, bookkeeping left out."""
+    path = tmp_path / "session.jsonl"
+    _long_transcript(path, 30_000)
+    pretty = replay(str(path), "--format", "pretty", "--color", "never")
+    assert pretty.exit_code == 0, pretty.stderr
+    shown = pretty.stdout.splitlines()
+    assert not [line for line in shown if line.startswith("· ")]
+    turns = pretty.stdout.count("Turn ")
+    assert turns > 1
+    assert pretty.stdout.count("■ success · 4.2 s") == turns
+    assert pretty.stdout.count("Checked: all handlers found.") == turns
+    jsonl = replay(str(path), "--json")
+    written = path.read_text().splitlines()
+    kept = [
+        line
+        for line in written
+        if json.loads(line)["type"] not in ("file-history-snapshot", "progress")
+        or "agent_progress" in line
+    ]
+    assert jsonl.stdout.splitlines() == kept
+
+
+def test_a_10_mb_transcript_is_drawn_in_under_2_seconds(tmp_path: Path) -> None:
+    """Pretty replay of a 10 MB transcript through the pretty renderer into memory stays
+    well under 2 s (about 0.6 s here)."""
+    import io
+
+    from sesstail.protocol import TypeFilter
+    from sesstail.record import replay as replay_lines
+    from sesstail.render.pretty import PrettyRenderer
+    from sesstail.watch import WatchOptions
+
+    path = tmp_path / "big.jsonl"
+    lines = _long_transcript(path, 10 * 2**20)
+    out = io.StringIO()
+    renderer = PrettyRenderer(out, color=False, timestamps=False)
+    started = time.perf_counter()
+    with path.open("rb") as f:
+        skipped = replay_lines(f, renderer, WatchOptions(TypeFilter()), speed=None, warn=print)
+    took = time.perf_counter() - started
+    print(f"10 MB transcript, {lines} lines: drawn in {took:.2f} s")
+    assert skipped == 0
+    assert out.getvalue().count("■ success") > 100
+    assert took < 2.0

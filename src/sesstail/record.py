@@ -2,23 +2,42 @@
 
     {"recorded_at": 1764000000.123, "message": {...the message as received...}}
 
-The same format is what ``serve`` accepts as a session file. ``replay`` reads recordings and
-plain JSONL of messages (a ``--json`` capture) alike; a line that is neither is reported with
-its number and skipped.
+The same format is what ``serve`` accepts as a session file. ``replay`` reads recordings,
+plain JSONL of messages (a ``--json`` capture) and the transcripts local sessions write (each
+transcript line read through ``sesstail.local.transcript``, the one mapping of that format)
+alike; a line that is none of these is reported with its number and skipped.
+
+Input files, as people make them: UTF-8 with or without a BOM, LF or CRLF lines; UTF-16 (what
+PowerShell's ``>`` writes) is recognised by its BOM or its NUL bytes and read as UTF-16 when
+the bytes can be reached (a file, stdin), refused with a usage error when only decoded text is
+given. A line longer than ``MAX_LINE_CHARS`` is skipped with its number, read past in bounded
+memory (never held whole). A file in which no line is a message is a usage error, not "nothing,
+exit 0". Under ``--realtime`` each pause is at most ``MAX_GAP_S``: a recorded gap of hours (or
+a corrupt 1e300 s one) does not hold the replay.
 """
 
 from __future__ import annotations
 
+import codecs
+import io
+import itertools
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import IO, Any, NamedTuple, TextIO
 
 from sesstail.errors import UsageError
-from sesstail.protocol import NESTED_TOO_DEEPLY, Message, encode, loads, shorten
+from sesstail.local.transcript import TranscriptMapper, looks_like_transcript
+from sesstail.protocol import NESTED_TOO_DEEPLY, Message, TypeFilter, encode, loads, shorten
 from sesstail.watch import MessageSource, Renderer, WatchOptions
+
+# One line at most this long: the stream's own limit for one message (``max_size``).
+MAX_LINE_CHARS = 256 * 2**20
+# The longest pause ``--realtime`` keeps, after ``--speed``.
+MAX_GAP_S = 60.0
+_CHUNK = 1 << 20
 
 
 class Recorder:
@@ -58,9 +77,17 @@ class Recorded:
             yield msg
 
 
-def parse_line(text: str) -> tuple[Message, bool] | str:
-    """A recording line or a bare message, as a message and whether its time was recorded;
-    or why the line is neither."""
+class Line(NamedTuple):
+    """A line of a replay input read as a message."""
+
+    msg: Message
+    timed: bool  # its time was recorded (a recording, a transcript's timestamp)
+    hidden: bool = False  # transcript bookkeeping, shown only when asked for
+
+
+def parse_line(text: str, mapper: TranscriptMapper | None = None) -> Line | str:
+    """A recording line, a bare message or a transcript line (mapped by ``mapper``, a fresh
+    one if None); or why the line is none of these."""
     text = text.strip()
     try:
         obj = loads(text)
@@ -77,40 +104,201 @@ def parse_line(text: str) -> tuple[Message, bool] | str:
             return "recorded_at is not a number"
         if not isinstance(inner.get("type"), str):
             return "the recorded message has no string type"
-        return Message(encode(inner), inner, float(at)), True
+        if looks_like_transcript(inner):
+            mapped = (mapper or TranscriptMapper()).map(inner)
+            return Line(Message(encode(inner), mapped.obj, float(at)), True, mapped.hidden)
+        return Line(Message(encode(inner), inner, float(at)), True)
     if not isinstance(obj.get("type"), str):
         return "not a message (no string type)"
-    return Message(text, obj, time.time()), False
+    if looks_like_transcript(obj):
+        mapped = (mapper or TranscriptMapper()).map(obj)
+        timed = mapped.at is not None and math.isfinite(mapped.at)
+        at = mapped.at if timed and mapped.at is not None else time.time()
+        return Line(Message(text, mapped.obj, at), timed, mapped.hidden)
+    return Line(Message(text, obj, time.time()), False)
+
+
+# -- input files ---------------------------------------------------------------------------------
+
+
+def input_lines(
+    source: Iterable[str] | IO[Any], warn: Callable[[str], None], max_line: int = MAX_LINE_CHARS
+) -> Iterator[tuple[int, str]]:
+    """The numbered lines of a replay input, each at most ``max_line`` characters.
+
+    A file (or stdin) is read as bytes, whatever text wrapper it comes in, so that its
+    encoding is decided here: UTF-8 (a BOM is dropped), or UTF-16 by its BOM or NUL bytes.
+    Other iterables of text are taken as decoded; UTF-16 read as UTF-8 is refused there.
+    """
+    raw = _bytes_of(source)
+    if raw is not None:
+        yield from _decoded_lines(raw, warn, max_line)
+        return
+    assert not isinstance(source, IO)
+    for number, text in enumerate(source, 1):
+        if number == 1:
+            text = text.removeprefix("\ufeff")
+            if "\x00" in text:
+                raise _utf16_refused()
+        if len(text) > max_line:
+            warn(f"line {number}: longer than {max_line:,} characters; skipped")
+            continue
+        yield number, text
+
+
+def _utf16_refused() -> UsageError:
+    return UsageError(
+        "the input looks like UTF-16 (NUL bytes in its first line), which replay reads only "
+        "from a file or stdin",
+        hint="convert it: iconv -f UTF-16 -t UTF-8 FILE > FILE.utf8.jsonl",
+    )
+
+
+def _bytes_of(source: Any) -> IO[bytes] | None:
+    # A text file not yet read from: its buffer holds every byte. (Iterating the text
+    # wrapper instead would decode before the encoding is known, and read a line whole.)
+    if isinstance(source, io.RawIOBase | io.BufferedIOBase):
+        return source  # type: ignore[return-value]
+    buffer = getattr(source, "buffer", None)
+    if isinstance(source, io.TextIOBase) and isinstance(buffer, io.RawIOBase | io.BufferedIOBase):
+        return buffer  # type: ignore[return-value]
+    return None
+
+
+def _encoding_of(head: bytes) -> tuple[str, int]:
+    """The encoding of an input from its first bytes, and how many of them are a BOM."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8", 3
+    if head.startswith(codecs.BOM_UTF16_LE):
+        return "utf-16-le", 2
+    if head.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16-be", 2
+    # No BOM: ASCII text in UTF-16 has every other byte NUL ("{" is 7B 00 in UTF-16-LE).
+    if len(head) >= 4 and head[0] and head[2] and not head[1] and not head[3]:
+        return "utf-16-le", 0
+    if len(head) >= 4 and head[1] and head[3] and not head[0] and not head[2]:
+        return "utf-16-be", 0
+    return "utf-8", 0
+
+
+def _read_head(raw: IO[bytes], size: int) -> bytes:
+    head = b""
+    while len(head) < size:
+        more = raw.read(size - len(head))
+        if not more:
+            break
+        head += more
+    return head
+
+
+def _decoded_lines(
+    raw: IO[bytes], warn: Callable[[str], None], max_line: int
+) -> Iterator[tuple[int, str]]:
+    head = _read_head(raw, 4)
+    encoding, bom = _encoding_of(head)
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    splitter = _LineSplitter(max_line, warn)
+    chunks = itertools.chain([head[bom:]], iter(lambda: raw.read(_CHUNK), b""))
+    for chunk in chunks:
+        yield from splitter.feed(decoder.decode(chunk))
+    yield from splitter.feed(decoder.decode(b"", final=True))
+    yield from splitter.end()
+
+
+class _LineSplitter:
+    """Text in chunks → lines; a line beyond the limit is reported and read past, never kept."""
+
+    def __init__(self, max_line: int, warn: Callable[[str], None]) -> None:
+        self._max = max_line
+        self._warn = warn
+        self._pieces: list[str] = []
+        self._size = 0
+        self._skipping = False
+        self._number = 0
+
+    def feed(self, text: str) -> Iterator[tuple[int, str]]:
+        start = 0
+        while True:
+            end = text.find("\n", start)
+            if end < 0:
+                if not self._skipping and start < len(text):
+                    self._pieces.append(text[start:])
+                    self._size += len(text) - start
+                    if self._size > self._max:
+                        self._too_long()
+                return
+            self._number += 1
+            if self._skipping:
+                self._skipping = False
+            else:
+                line = text[start:end]
+                if self._pieces:
+                    line = "".join([*self._pieces, line])
+                    self._pieces, self._size = [], 0
+                if len(line) > self._max:
+                    self._say_too_long(self._number)
+                else:
+                    yield self._number, line
+            start = end + 1
+
+    def end(self) -> Iterator[tuple[int, str]]:
+        if self._pieces and not self._skipping:
+            self._number += 1
+            yield self._number, "".join(self._pieces)
+        self._pieces, self._size = [], 0
+
+    def _too_long(self) -> None:
+        """The line being read is past the limit: say so, drop it, read on to its end."""
+        self._say_too_long(self._number + 1)
+        self._pieces, self._size = [], 0
+        self._skipping = True
+
+    def _say_too_long(self, number: int) -> None:
+        self._warn(f"line {number}: longer than {self._max:,} characters; skipped")
+
+
+# -- replay ----------------------------------------------------------------------------------------
 
 
 def replay(
-    lines: Iterable[str],
+    lines: Iterable[str] | IO[Any],
     renderer: Renderer,
     options: WatchOptions,
     *,
     speed: float | None,
     warn: Callable[[str], None],
     sleep: Callable[[float], None] = time.sleep,
+    verbose: bool = False,
+    max_line: int = MAX_LINE_CHARS,
 ) -> int:
-    """Render a recording; with ``speed``, keep its timing (divided by ``speed``).
-    The number of lines skipped."""
+    """Render a recording, a capture or a transcript; with ``speed``, keep its timing (divided
+    by ``speed``, each pause at most ``MAX_GAP_S``). The number of lines skipped.
+
+    Transcript bookkeeping is drawn only with ``verbose`` or when a ``-t``/``--until``
+    pattern names it. A non-empty input with no message in it raises ``UsageError``.
+    """
     keeps = options.filter.keeps
     until = options.until
+    mapper = TranscriptMapper()
     skipped = 0
+    read = 0
     previous: float | None = None
     try:
-        for number, text in enumerate(lines, 1):
+        for number, text in input_lines(lines, warn, max_line):
             if not text.strip():
                 continue
-            parsed = parse_line(text)
+            parsed = parse_line(text, mapper)
             if isinstance(parsed, str):
                 warn(f"line {number}: {parsed}; skipped")
                 skipped += 1
                 continue
-            msg, timed = parsed
+            read += 1
+            msg, timed, hidden = parsed
+            if hidden and not (verbose or _asked_for(msg.obj, options.filter, until)):
+                continue
             if speed is not None and timed:
                 if previous is not None and msg.received_at > previous:
-                    sleep((msg.received_at - previous) / speed)
+                    sleep(min((msg.received_at - previous) / speed, MAX_GAP_S))
                 previous = msg.received_at
             if msg.obj["type"] == "keep_alive" and not options.keepalive:
                 continue
@@ -120,4 +308,13 @@ def replay(
                 break
     finally:
         renderer.close()
+    if read == 0 and skipped > 0:
+        raise UsageError(
+            f"nothing to replay: none of the {skipped} lines read is a message",
+            hint="replay reads recordings (watch --record), --json captures and transcripts",
+        )
     return skipped
+
+
+def _asked_for(obj: dict[str, Any], types: TypeFilter, until: TypeFilter | None) -> bool:
+    return types.matches(obj) or (until is not None and until.matches(obj))
