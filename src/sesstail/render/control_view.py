@@ -6,10 +6,11 @@ Everything in an answer comes from the session's machine: it enters rich only as
 
 from __future__ import annotations
 
+import math
 from typing import Any, TextIO
 
 from rich import box
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
@@ -17,6 +18,7 @@ from rich.text import Text
 from sesstail.render.sanitize import clean
 
 BAR_WIDTH = 40
+MIN_BAR_WIDTH = 8
 _STATUS_STYLES = {
     "connected": Style(color="green", bold=True),
     "failed": Style(color="red", bold=True),
@@ -44,9 +46,30 @@ def _text(value: Any, limit: int = 80) -> str:
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool) and value == value:
-        return float(value)
+    """A finite number, or None: remote numbers may be NaN, infinite or 400 digits long."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:
+            return None
+        if math.isfinite(number):
+            return number
     return None
+
+
+def _count(value: float) -> str:
+    """A token count as people read it: grouped digits, or 1.2e+308 beyond a quadrillion."""
+    if abs(value) >= 1e15:
+        return f"{value:.3g}"
+    return f"{int(value):,}"
+
+
+def _ratio(part: float, whole: float) -> float | None:
+    """``part / whole`` when it is a finite number (1e308 / 1e-308 is not)."""
+    if whole <= 0:
+        return None
+    ratio = part / whole
+    return ratio if math.isfinite(ratio) else None
 
 
 def mcp_table(response: dict[str, Any]) -> RenderableType:
@@ -59,7 +82,7 @@ def mcp_table(response: dict[str, Any]) -> RenderableType:
     table.add_column("status")
     table.add_column("version")
     table.add_column("tools", justify="right")
-    table.add_column("detail", overflow="fold")
+    rows: list[tuple[Text, ...]] = []
     for server in servers:
         if not isinstance(server, dict):
             continue
@@ -74,67 +97,99 @@ def mcp_table(response: dict[str, Any]) -> RenderableType:
         scope = _text(server.get("scope"), 30)
         if scope and not detail:
             detail = f"scope {scope}"
-        table.add_row(
-            Text(_text(server.get("name"), 60) or "?"),
-            Text(status, _STATUS_STYLES.get(status, Style(color="yellow"))),
-            Text(version, Style(dim=True)),
-            Text(count),
-            Text(detail, Style(color="red") if server.get("error") else Style(dim=True)),
+        rows.append(
+            (
+                Text(_text(server.get("name"), 60) or "?"),
+                Text(status, _STATUS_STYLES.get(status, Style(color="yellow"))),
+                Text(version, Style(dim=True)),
+                Text(count),
+                Text(detail, Style(color="red") if server.get("error") else Style(dim=True)),
+            )
         )
+    # A detail wraps between words, and is as wide as its longest word (a host:port, a URL)
+    # so that none is split; the version gives way first.
+    longest = max([len(word) for row in rows for word in row[4].plain.split()], default=0)
+    table.columns[2].overflow = "ellipsis"
+    table.add_column("detail", overflow="fold", min_width=min(longest, 40) or None)
+    for row in rows:
+        table.add_row(*row)
     connected = sum(1 for s in servers if isinstance(s, dict) and s.get("status") == "connected")
     footer = Text(f"{connected} of {len(servers)} connected", Style(dim=True))
     return Group(table, footer)
 
 
-def _bar(tokens: float, scale: float, style: Style) -> Text:
-    """A horizontal bar, in eighths of a cell, ``tokens`` out of ``scale``."""
-    eighths = round(BAR_WIDTH * 8 * tokens / scale) if scale > 0 else 0
-    eighths = max(0, min(BAR_WIDTH * 8, eighths))
+def _bar(tokens: float, scale: float, style: Style, width: int = BAR_WIDTH) -> Text:
+    """A horizontal bar ``width`` cells long, in eighths of a cell, ``tokens`` out of ``scale``."""
+    ratio = _ratio(tokens, scale)
+    ratio = 1.0 if ratio is None and tokens > 0 and scale > 0 else max(0.0, min(1.0, ratio or 0.0))
+    eighths = round(width * 8 * ratio)
     full, rest = divmod(eighths, 8)
     bar = "█" * full + ("" if rest == 0 else " ▏▎▍▌▋▊▉"[rest])
     if tokens > 0 and not bar:
         bar = "▏"
-    return Text(bar.ljust(BAR_WIDTH), style)
+    return Text(bar.ljust(width), style)
 
 
 def context_chart(response: dict[str, Any]) -> RenderableType:
     """``get_context_usage``: each category as a bar against the context window, and totals."""
-    total = _number(response.get("totalTokens")) or 0.0
-    maximum = _number(response.get("maxTokens")) or 0.0
-    percentage = _number(response.get("percentage"))
-    if percentage is None and maximum:
-        percentage = 100 * total / maximum
-    model = _text(response.get("model"), 60)
-    header = Text("context ", Style(bold=True))
-    if model:
-        header.append(model, Style(bold=True))
-    header.append(f"  {int(total):,} / {int(maximum):,} tokens", Style())
-    if percentage is not None:
-        pct_style = Style(color="red", bold=True) if percentage >= 80 else Style(bold=True)
-        header.append(f"  ({percentage:.0f}%)", pct_style)
-    scale = maximum or total
-    whole = Text("", no_wrap=True)
-    whole.append(_bar(total, scale, Style(color="bright_red", bold=True)))
-    whole.append("  used")
-    table = Table(box=None, show_header=False, pad_edge=False, show_edge=False)
-    table.add_column("category", no_wrap=True)
-    table.add_column("bar", no_wrap=True)
-    table.add_column("tokens", justify="right", no_wrap=True)
-    table.add_column("share", justify="right", no_wrap=True)
-    categories = response.get("categories")
-    for number, category in enumerate(categories if isinstance(categories, list) else []):
-        if not isinstance(category, dict):
-            continue
-        tokens = _number(category.get("tokens")) or 0.0
-        color = category.get("color")
-        color_name = _NAMED_COLORS.get(color, "") if isinstance(color, str) else ""
-        style = Style(color=color_name or _PALETTE[number % len(_PALETTE)])
-        name = _text(category.get("name"), 40) or "?"
-        if name.lower().startswith("free"):
-            style = Style(dim=True)
-        share = f"{100 * tokens / scale:.1f}%" if scale else ""
-        table.add_row(Text(name), _bar(tokens, scale, style), Text(f"{int(tokens):,}"), share)
-    return Group(header, whole, Text(""), table)
+    return _ContextChart(response)
+
+
+class _ContextChart:
+    """The chart drawn at the width it is given: on a narrow terminal the bars shrink first,
+    so the token counts and shares are never cut."""
+
+    def __init__(self, response: dict[str, Any]) -> None:
+        self._response = response
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        response = self._response
+        total = _number(response.get("totalTokens")) or 0.0
+        maximum = _number(response.get("maxTokens")) or 0.0
+        percentage = _number(response.get("percentage"))
+        if percentage is None:
+            ratio = _ratio(total, maximum)
+            percentage = None if ratio is None else 100 * ratio
+        model = _text(response.get("model"), 60)
+        header = Text("context ", Style(bold=True))
+        if model:
+            header.append(model, Style(bold=True))
+        header.append(f"  {_count(total)} / {_count(maximum)} tokens", Style())
+        if percentage is not None:
+            pct_style = Style(color="red", bold=True) if percentage >= 80 else Style(bold=True)
+            header.append(f"  ({percentage:.0f}%)", pct_style)
+        scale = maximum or total
+        rows: list[tuple[Text, float, Style, Text, str]] = []
+        categories = response.get("categories")
+        for number, category in enumerate(categories if isinstance(categories, list) else []):
+            if not isinstance(category, dict):
+                continue
+            tokens = _number(category.get("tokens")) or 0.0
+            color = category.get("color")
+            color_name = _NAMED_COLORS.get(color, "") if isinstance(color, str) else ""
+            style = Style(color=color_name or _PALETTE[number % len(_PALETTE)])
+            name = _text(category.get("name"), 40) or "?"
+            if name.lower().startswith("free"):
+                style = Style(dim=True)
+            ratio = _ratio(tokens, scale)
+            share = "" if ratio is None else f"{100 * ratio:.1f}%"
+            rows.append((Text(name), tokens, style, Text(_count(tokens)), share))
+        # The columns other than the bar, and the gaps between the four columns.
+        others = max([r[0].cell_len for r in rows], default=0) + 6
+        others += max([r[3].cell_len for r in rows], default=0)
+        others += max([len(r[4]) for r in rows], default=0)
+        width = max(MIN_BAR_WIDTH, min(BAR_WIDTH, options.max_width - max(others, 6)))
+        whole = Text("", no_wrap=True)
+        whole.append(_bar(total, scale, Style(color="bright_red", bold=True), width))
+        whole.append("  used")
+        table = Table(box=None, show_header=False, pad_edge=False, show_edge=False)
+        table.add_column("category", no_wrap=True, overflow="ellipsis")
+        table.add_column("bar", no_wrap=True)
+        table.add_column("tokens", justify="right", no_wrap=True)
+        table.add_column("share", justify="right", no_wrap=True)
+        for label, tokens, style, count, share in rows:
+            table.add_row(label, _bar(tokens, scale, style, width), count, share)
+        yield Group(header, whole, Text(""), table)
 
 
 def print_picture(picture: RenderableType, file: TextIO, *, color: bool) -> None:

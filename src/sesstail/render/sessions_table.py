@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import datetime
 from typing import Any, TextIO
@@ -23,16 +24,20 @@ _STATUS_STYLES = {
 
 def ago(when: Any, now: float | None = None) -> str:
     """An ISO 8601 time (or epoch seconds) as "3 min ago"; "" when it cannot be read."""
-    if isinstance(when, int | float) and not isinstance(when, bool):
-        epoch = float(when)
-    elif isinstance(when, str):
-        try:
+    # Remote numbers are untrusted too: -Infinity, NaN, a 400-digit integer or a year 1 date
+    # read as "" rather than raise.
+    try:
+        if isinstance(when, int | float) and not isinstance(when, bool):
+            epoch = float(when)
+        elif isinstance(when, str):
             epoch = datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp()
-        except ValueError:
+        else:
             return ""
-    else:
+    except (ValueError, OverflowError, OSError):
         return ""
     seconds = (time.time() if now is None else now) - epoch
+    if not math.isfinite(seconds):
+        return ""
     if seconds < 0:
         return "just now" if seconds > -60 else ""
     if seconds < 60:
@@ -45,6 +50,12 @@ def ago(when: Any, now: float | None = None) -> str:
 
 def _text(value: Any, style: Style | str = "") -> Text:
     return Text(clean(value).replace("\n", " ") if isinstance(value, str) else "", style)
+
+
+def _cut(text: Text) -> Text:
+    text.no_wrap = True
+    text.overflow = "ellipsis"
+    return text
 
 
 def render_sessions(
@@ -67,21 +78,28 @@ def render_sessions(
         console = Console(force_terminal=True, color_system="auto", **common)
         if console.color_system is None:  # TERM=dumb, yet colour was asked for
             console = Console(force_terminal=True, color_system="standard", **common)
+    # The id is what people copy and the status what they look for: on a narrow terminal the
+    # title and the model give way, never those two.
+    ids = [_text(item.get("id")) for item in sessions]
+    statuses = [_text(item.get("session_status")) for item in sessions]
     table = Table(box=None, pad_edge=False, header_style=Style(bold=True))
-    table.add_column("ID", no_wrap=True)
-    table.add_column("TITLE", overflow="ellipsis", no_wrap=True, max_width=60)
-    table.add_column("STATUS", no_wrap=True)
-    table.add_column("MODEL", no_wrap=True, overflow="ellipsis", max_width=30)
+    table.add_column("ID", no_wrap=True, min_width=max([t.cell_len for t in ids], default=2))
+    # Wrappable columns are the ones rich shrinks; their cells are cut, not wrapped.
+    table.add_column("TITLE", overflow="ellipsis", max_width=60)
+    table.add_column(
+        "STATUS", no_wrap=True, min_width=max([t.cell_len for t in statuses], default=6)
+    )
+    table.add_column("MODEL", overflow="ellipsis", max_width=30)
     table.add_column("UPDATED", no_wrap=True, justify="right")
-    for item in sessions:
+    for item, id_text in zip(sessions, ids, strict=True):
         status = item.get("session_status")
         context = item.get("session_context")
         model = context.get("model") if isinstance(context, dict) else None
         table.add_row(
-            _text(item.get("id")),
-            _text(item.get("title")),
+            id_text,
+            _cut(_text(item.get("title"))),
             _text(status, _STATUS_STYLES.get(status if isinstance(status, str) else "", "")),
-            _text(model, Style(dim=True)),
+            _cut(_text(model, Style(dim=True))),
             Text(ago(item.get("updated_at"), now), Style(dim=True)),
         )
     console.print(table)
