@@ -1,0 +1,419 @@
+"""sesstail top, headless: Textual's pilot against a real embedded server with sessions that
+wait for a permission prompt, keep running, and sit idle."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from rich.text import Text
+from textual.widgets import DataTable, RichLog, Static
+
+from conftest import ORG, TOKEN, messages
+from sesstail.credentials import Token
+from sesstail.errors import UsageError
+from sesstail.notify import Notification, Notifier
+from sesstail.secrets import Secret
+from sesstail.server import ServedSession, SessionsServer
+from sesstail.top.app import PromptScreen, TopApp, WatchScreen
+from sesstail.top.follow import Follower, Transport
+from sesstail.top.jsonl import follow_as_json
+from sesstail.top.model import Board
+from sesstail.top.run import parse_statuses, require_terminal, run_top
+from sesstail.top.wiring import v1_transport
+
+WAITING = "session_01TopWaiting"
+BUSY = "session_01TopBusy"
+DONE = "session_01TopDone"
+HOSTILE = "session_01TopHostile"
+PROMPT_ID = "perm_top_1"
+LONG_COMMAND = "\n".join(f"echo line {n}" for n in range(1, 301))
+
+
+def prompt_session() -> ServedSession:
+    """init, a Bash call that needs permission, its result, a reply, a result with a cost."""
+    init, reply, result = messages(3, WAITING, prefix="w")
+    init["model"] = "claude-sonnet-4-5"
+    result["total_cost_usd"] = 0.25
+    call = {
+        "type": "assistant",
+        "uuid": "w-call",
+        "session_id": WAITING,
+        "message": {
+            "id": "msg_call",
+            "content": [
+                {"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "ls"}}
+            ],
+        },
+    }
+    prompt = {
+        "type": "control_request",
+        "request_id": PROMPT_ID,
+        "request": {
+            "subtype": "can_use_tool",
+            "tool_name": "Bash",
+            "input": {"command": LONG_COMMAND, "description": "Print 300 lines"},
+            "tool_use_id": "toolu_1",
+            "decision_reason": "Command is not in the allow list",
+        },
+    }
+    tool_result = {
+        "type": "user",
+        "uuid": "w-tool-result",
+        "session_id": WAITING,
+        "message": {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"}],
+        },
+    }
+    served = ServedSession.from_objects(WAITING, [init, call, prompt, tool_result, reply, result])
+    served.title = "Fix the flaky date test"
+    return served
+
+
+def busy_session() -> ServedSession:
+    """A long turn: an assistant line every 0.2 s for a minute."""
+    served = ServedSession.from_objects(BUSY, messages(300, BUSY, prefix="b"), gap=0.2)
+    served.title = "Refactor the parser"
+    return served
+
+
+def done_session() -> ServedSession:
+    served = ServedSession.from_objects(DONE, messages(4, DONE, prefix="d"))
+    served.title = "Write the changelog"
+    return served
+
+
+def hostile_session() -> ServedSession:
+    """Remote text with terminal escapes and rich markup, then a result a minute later."""
+    init, said, result = messages(3, HOSTILE, prefix="h")
+    said["message"]["content"][0]["text"] = "\x1b]0;pwned\x07[bold red]not markup[/] \x1b[2J"
+    served = ServedSession.from_objects(HOSTILE, [init, said, result])
+    served.gaps[2] = 60.0
+    served.title = "\x1b[31m[blink]evil title[/]"
+    return served
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[SessionsServer]:
+    sessions = [prompt_session(), busy_session(), done_session(), hostile_session()]
+    async with SessionsServer(sessions, speed=1, token=TOKEN, org=ORG) as srv:
+        srv.play_ahead(WAITING, 1)  # said its init before top started: running
+        srv.play_ahead(BUSY, 1)
+        srv.play_ahead(DONE)  # finished: idle, so top does not subscribe
+        srv.play_ahead(HOSTILE, 1)
+        yield srv
+
+
+def transport_for(srv: SessionsServer) -> Transport:
+    return v1_transport(
+        srv.base_url,
+        ORG,
+        lambda: Token(Secret(TOKEN), "test"),
+        {},
+        control_timeout=5.0,
+        stream_options={"retry_delay": 0.05, "retries": 3},
+    )
+
+
+async def until(condition: Callable[[], bool], within: float = 5.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+def cells(app: TopApp) -> dict[str, list[str]]:
+    """The table as plain text: session id → its cells."""
+    table = app.query_one("#sessions", DataTable)
+    out: dict[str, list[str]] = {}
+    for row_key in table.rows:
+        assert row_key.value is not None
+        out[row_key.value] = [
+            c.plain if isinstance(c, Text) else str(c) for c in table.get_row(row_key)
+        ]
+    return out
+
+
+def order(app: TopApp) -> list[str]:
+    return [str(k.value) for k in app.query_one("#sessions", DataTable).rows]
+
+
+def make_app(srv: SessionsServer, **options: Any) -> TopApp:
+    return TopApp(transport_for(srv), refresh=0.5, tick=0.05, **options)
+
+
+def status_of(app: TopApp, session_id: str) -> str:
+    return cells(app).get(session_id, ["?"])[0].strip()
+
+
+async def test_the_view_shows_each_session_and_puts_the_waiting_one_first(
+    server: SessionsServer,
+) -> None:
+    """Waiting, running and idle sessions each show status, title, model and activity."""
+    app = make_app(server)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await until(lambda: status_of(app, WAITING) == "NEEDS YOU")
+        await until(lambda: "line" in cells(app).get(BUSY, ["", "", "", "", ""])[4])
+        await pilot.pause()
+        rows = cells(app)
+        assert order(app)[0] == WAITING
+        assert rows[WAITING][1] == "Fix the flaky date test"
+        assert rows[WAITING][2] == "claude-sonnet-4-5"
+        assert rows[WAITING][4] == "asks to use Bash · p to answer"
+        assert rows[BUSY][0] == "running"
+        assert rows[DONE][0] == "idle"
+        # Idle when top started: not followed, so its last result is not known.
+        assert app.follower is not None
+        assert DONE not in app.follower.streams
+        assert rows[DONE][5] == ""
+
+
+async def test_a_permission_prompt_is_shown_whole_and_allowed_from_the_view(
+    server: SessionsServer,
+) -> None:
+    """p shows tool, every input line and the reason; a sends exactly the allow answer."""
+    app = make_app(server)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await until(lambda: status_of(app, WAITING) == "NEEDS YOU")
+        app.select(WAITING)
+        await pilot.press("p")
+        await until(lambda: isinstance(app.screen, PromptScreen))
+        shown = str(app.screen.query_one("#prompt-body", Static).render())
+        assert "tool: Bash" in shown
+        for n in (1, 150, 300):
+            assert f"    echo line {n}\n" in shown + "\n"
+        assert "decision reason: Command is not in the allow list" in shown
+        assert f"request id: {PROMPT_ID}" in shown
+        await pilot.press("a")
+        await until(lambda: status_of(app, WAITING) == "idle")
+        answers = [f for f in server.received if f.get("type") == "control_response"]
+        assert answers == [
+            {
+                "type": "control_response",
+                "response": {
+                    "subtype": "success",
+                    "request_id": PROMPT_ID,
+                    "response": {"behavior": "allow", "updatedInput": {}},
+                },
+            }
+        ]
+        assert cells(app)[WAITING][5] == "$0.250"
+        assert app.said[-1] == f"allowed Bash for Fix the flaky date test ({PROMPT_ID})"
+
+
+async def test_a_prompt_denied_with_a_reason_sends_the_reason(server: SessionsServer) -> None:
+    """d, a typed reason and Enter send a deny with that message; the turn then ends."""
+    app = make_app(server)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await until(lambda: status_of(app, WAITING) == "NEEDS YOU")
+        app.select(WAITING)
+        await pilot.press("p")
+        await until(lambda: isinstance(app.screen, PromptScreen))
+        await pilot.press("d", *"not on main", "enter")
+        await until(lambda: status_of(app, WAITING) == "idle")
+        [answer] = [f for f in server.received if f.get("type") == "control_response"]
+        assert answer["response"]["response"] == {"behavior": "deny", "message": "not on main"}
+
+
+async def test_leaving_a_prompt_sends_nothing(server: SessionsServer) -> None:
+    """Escape closes the prompt and keeps it open for someone else."""
+    app = make_app(server)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await until(lambda: status_of(app, WAITING) == "NEEDS YOU")
+        app.select(WAITING)
+        await pilot.press("p")
+        await until(lambda: isinstance(app.screen, PromptScreen))
+        await pilot.press("escape")
+        await until(lambda: not isinstance(app.screen, PromptScreen))
+        await asyncio.sleep(0.2)
+        assert not [f for f in server.received if f.get("type") == "control_response"]
+        assert status_of(app, WAITING) == "NEEDS YOU"
+        assert app.said[-1] == f"left prompt {PROMPT_ID} open"
+
+
+async def test_interrupt_asks_first_then_sends_interrupt(server: SessionsServer) -> None:
+    """i then n sends nothing; i then y sends one interrupt request and says it worked."""
+    app = make_app(server)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await until(lambda: status_of(app, BUSY) == "running")
+        app.select(BUSY)
+        await pilot.press("i", "n")
+        await pilot.pause()
+        await pilot.press("i", "y")
+        await until(lambda: bool(app.said))
+        requests = [f for f in server.received if f.get("type") == "control_request"]
+        assert [r["request"] for r in requests] == [{"subtype": "interrupt"}]
+        assert app.said == ["interrupted Refactor the parser"]
+
+
+async def test_the_filter_cycles_through_the_statuses(server: SessionsServer) -> None:
+    """f shows only waiting sessions, then only running ones, then only idle ones."""
+    app = make_app(server)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await until(lambda: status_of(app, WAITING) == "NEEDS YOU")
+        await pilot.press("f")
+        await pilot.pause()
+        assert order(app) == [WAITING]
+        await pilot.press("f")
+        await pilot.pause()
+        assert set(order(app)) == {BUSY, HOSTILE}
+        await pilot.press("f")
+        await pilot.pause()
+        assert order(app) == [DONE]
+
+
+async def test_the_watch_pane_draws_the_stream_and_comes_back(server: SessionsServer) -> None:
+    """Enter opens the session's stream as watch draws it; Escape returns to the table."""
+    app = make_app(server)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await until(lambda: status_of(app, BUSY) == "running")
+        app.select(BUSY)
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, WatchScreen))
+        screen = app.screen
+        assert isinstance(screen, WatchScreen)
+        drawn = screen.drawn
+        await until(lambda: screen.drawn > drawn + 2)
+        log = screen.query_one("#watch-log", RichLog)
+        text = "\n".join(strip.text for strip in log.lines)
+        assert "line " in text
+        await pilot.press("escape")
+        await until(lambda: not isinstance(app.screen, WatchScreen))
+        assert app.query_one("#sessions", DataTable).is_mounted
+
+
+async def test_remote_text_is_escaped_and_never_markup(server: SessionsServer) -> None:
+    """ESC sequences show as visible escapes and [bold] shows literally, title and activity."""
+    app = make_app(server)
+    async with app.run_test(size=(200, 30)) as pilot:
+        await until(lambda: "not markup" in cells(app).get(HOSTILE, [""] * 6)[4])
+        await pilot.pause()
+        row = cells(app)[HOSTILE]
+        assert row[1] == "\\x1b[31m[blink]evil title[/]"
+        assert row[4].startswith("\\x1b]0;pwned\\x07[bold red]not markup[/] \\x1b[2J")
+        table = app.query_one("#sessions", DataTable)
+        for cell in table.get_row(HOSTILE):
+            assert "\x1b" not in str(cell)
+
+
+async def test_notify_fires_once_for_the_prompt_and_once_for_the_result(
+    server: SessionsServer,
+) -> None:
+    """--notify: the replayed init is history; the prompt and the turn's end notify once each."""
+
+    class Recorder:
+        name = "recorder"
+
+        def __init__(self) -> None:
+            self.notes: list[Notification] = []
+
+        def send(self, note: Notification) -> None:
+            self.notes.append(note)
+
+        def close(self, timeout: float = 2.0) -> None:
+            pass
+
+    board = Board()
+    recorder = Recorder()
+    follower = Follower(transport_for(server), board, refresh=0.2, notifier=Notifier(recorder))
+    runner = asyncio.ensure_future(follower.run())
+    try:
+        await until(lambda: bool(board.sessions.get(WAITING) and board.sessions[WAITING].prompts))
+        from sesstail.control import allow_response
+
+        await follower.answer(WAITING, allow_response(PROMPT_ID))
+        await until(lambda: board.sessions[WAITING].status == "idle")
+        await asyncio.sleep(0.5)  # a few more refreshes: nothing more to say
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+    waiting = [n for n in recorder.notes if "Fix the flaky" in n.title]
+    assert [(n.title, n.needs_input) for n in waiting] == [
+        ("sesstail: Fix the flaky date test needs you", True),
+        ("sesstail: Fix the flaky date test finished", False),
+    ]
+
+
+async def test_json_mode_prints_a_line_per_change(server: SessionsServer) -> None:
+    """--json: every session once at start, then a line when one starts waiting."""
+    out = io.StringIO()
+    task = asyncio.ensure_future(follow_as_json(transport_for(server), out, refresh=0.2, tick=0.05))
+
+    def lines() -> list[dict[str, Any]]:
+        return [json.loads(line) for line in out.getvalue().splitlines()]
+
+    try:
+        await until(lambda: any(li["status"] == "requires_action" for li in lines()))
+        await until(lambda: {li["id"] for li in lines()} == {WAITING, BUSY, DONE, HOSTILE})
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    got = lines()
+    waiting = next(li for li in got if li["status"] == "requires_action")
+    assert waiting["id"] == WAITING
+    assert waiting["pending_prompts"] == [{"request_id": PROMPT_ID, "tool_name": "Bash"}]
+    assert set(waiting) >= {"at", "title", "model", "turn_seconds", "last", "cost_usd"}
+
+
+async def test_json_mode_status_filter_keeps_those_sessions(server: SessionsServer) -> None:
+    """--status requires_action --json: only the waiting session's lines."""
+    out = io.StringIO()
+    task = asyncio.ensure_future(
+        follow_as_json(
+            transport_for(server),
+            out,
+            refresh=0.2,
+            tick=0.05,
+            statuses=frozenset({"requires_action"}),
+        )
+    )
+    try:
+        await until(lambda: "requires_action" in out.getvalue())
+        await asyncio.sleep(0.3)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    ids = {json.loads(line)["id"] for line in out.getvalue().splitlines()}
+    assert ids == {WAITING}
+
+
+def test_without_a_terminal_top_says_so_and_is_a_usage_error() -> None:
+    """No terminal and no --json: exit 2 with a hint, before anything is asked."""
+    asked: list[int] = []
+
+    def list_sessions() -> list[dict[str, Any]]:
+        asked.append(1)
+        return []
+
+    transport = Transport(
+        list_sessions=list_sessions,
+        open_stream=lambda sid: None,  # type: ignore[arg-type,return-value]
+        send_control=lambda sid, sub, f: None,  # type: ignore[arg-type,return-value]
+        answer_prompt=lambda sid, r: None,  # type: ignore[arg-type,return-value]
+    )
+    with pytest.raises(UsageError) as caught:
+        run_top(transport, stdin=io.StringIO(), stdout=io.StringIO())
+    assert caught.value.exit_code == 2
+    assert caught.value.message == "sesstail top needs a terminal"
+    assert caught.value.hint is not None
+    assert "--json" in caught.value.hint
+    assert asked == []
+    with pytest.raises(UsageError):
+        require_terminal(io.StringIO(), io.StringIO())
+
+
+def test_status_filter_values_are_checked() -> None:
+    """--status takes the four statuses, repeated or comma-separated; anything else is exit 2."""
+    assert parse_statuses([]) is None
+    assert parse_statuses(["running,idle", "requires_action"]) == frozenset(
+        {"running", "idle", "requires_action"}
+    )
+    with pytest.raises(UsageError):
+        parse_statuses(["busy"])
