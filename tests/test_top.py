@@ -18,8 +18,9 @@ from conftest import ORG, TOKEN, messages
 from sesstail.credentials import Token
 from sesstail.errors import UsageError
 from sesstail.notify import Notification, Notifier
+from sesstail.protocol import Message
 from sesstail.secrets import Secret
-from sesstail.server import ServedSession, SessionsServer
+from sesstail.server import Faults, ServedSession, SessionsServer
 from sesstail.top.app import PromptScreen, TopApp, WatchScreen
 from sesstail.top.follow import Follower, Transport
 from sesstail.top.jsonl import follow_as_json
@@ -417,3 +418,53 @@ def test_status_filter_values_are_checked() -> None:
     )
     with pytest.raises(UsageError):
         parse_statuses(["busy"])
+
+
+async def test_a_prompt_withdrawn_while_shown_closes_and_says_so() -> None:
+    """The session withdraws the prompt on screen: the dialog closes and nothing is sent."""
+    served = prompt_session()
+    faults = Faults(withdraw_prompts_after=0.6)
+    async with SessionsServer([served], speed=1, token=TOKEN, org=ORG, faults=faults) as srv:
+        srv.play_ahead(WAITING, 1)
+        app = make_app(srv)
+        async with app.run_test(size=(160, 40)) as pilot:
+            await until(lambda: status_of(app, WAITING) == "NEEDS YOU")
+            app.select(WAITING)
+            await pilot.press("p")
+            await until(lambda: isinstance(app.screen, PromptScreen))
+            await until(lambda: not isinstance(app.screen, PromptScreen))
+            await until(lambda: bool(app.said))
+            assert app.said == [
+                f"prompt {PROMPT_ID} was withdrawn (answered elsewhere, or the turn moved on)"
+            ]
+            assert not [f for f in srv.received if f.get("type") == "control_response"]
+
+
+async def test_history_replayed_on_attach_fills_the_row_but_never_notifies(
+    server: SessionsServer,
+) -> None:
+    """Following an idle session replays its result: its cost shows, no notification fires."""
+    notes: list[Notification] = []
+
+    class Recorder:
+        name = "recorder"
+
+        def send(self, note: Notification) -> None:
+            notes.append(note)
+
+        def close(self, timeout: float = 2.0) -> None:
+            pass
+
+    board = Board()
+    seen: list[Message] = []
+    follower = Follower(transport_for(server), board, refresh=0.2, notifier=Notifier(Recorder()))
+    follower.message_listeners.append(lambda sid, msg: seen.append(msg) if sid == DONE else None)
+    await follower.refresh_once()
+    follower.pin(DONE)  # as the watch pane does
+    try:
+        await until(lambda: board.sessions[DONE].cost_usd is not None)
+    finally:
+        await follower.aclose()
+    assert board.sessions[DONE].cost_usd == 0.01
+    assert [m.backfill for m in seen] == [True] * 4
+    assert not [n for n in notes if "changelog" in n.title]

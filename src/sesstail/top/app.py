@@ -201,9 +201,11 @@ class PromptScreen(ModalScreen[Decision | None]):
 
     def __init__(self, session: SessionState, prompt: dict[str, Any]) -> None:
         super().__init__()
+        self.session_id = session.session_id
         self.session_label = session.label
         self.prompt = prompt
         self.request_id = str(prompt.get("request_id"))
+        self.withdrawn = False  # the session withdrew it (or someone answered) meanwhile
         self._interrupt = False
 
     def compose(self) -> ComposeResult:
@@ -463,6 +465,14 @@ class TopApp(App[int]):
                 self._cells[sid] = cells
         if dirty or self.redraws % 4 == 1:
             self._draw_summary()
+        screen = self.screen
+        if (
+            isinstance(screen, PromptScreen)
+            and not screen.withdrawn
+            and screen.request_id not in board.session(screen.session_id).prompts
+        ):
+            screen.withdrawn = True
+            screen.dismiss(None)
 
     def _draw_summary(self) -> None:
         counts = self.board.counts()
@@ -544,13 +554,18 @@ class TopApp(App[int]):
     @work(group="actions")
     async def _answer_prompt(self, session_id: str, prompt: dict[str, Any]) -> None:
         state = self.board.session(session_id)
-        decision = await self.push_screen_wait(PromptScreen(state, prompt))
+        screen = PromptScreen(state, prompt)
+        decision = await self.push_screen_wait(screen)
         request_id = str(prompt["request_id"])
+        if screen.withdrawn or request_id not in state.prompts:
+            self.say(
+                f"prompt {one_line(request_id, 80)} was withdrawn (answered elsewhere, or the "
+                "turn moved on)",
+                error=True,
+            )
+            return
         if decision is None:
             self.say(f"left prompt {one_line(request_id, 80)} open")
-            return
-        if request_id not in state.prompts:
-            self.say(f"prompt {one_line(request_id, 80)} was withdrawn meanwhile", error=True)
             return
         if decision.allow:
             response = allow_response(request_id)
