@@ -1,0 +1,226 @@
+"""Finding local sessions: the transcripts under ``$CLAUDE_CONFIG_DIR/projects/``.
+
+Claude Code keeps one directory per project (the working directory with ``/`` and ``.``
+spelled ``-``), holding ``<session-id>.jsonl`` per session and ``<session-id>/subagents/``
+for its sub-agents. ``list_local_sessions`` lists them, most recently written first, as plain
+dicts (``ls --local --json`` prints them as they are); ``resolve_local`` turns what a user
+typed (a session id, or a path to a ``.jsonl``) into the files to follow; ``is_local_target``
+tells such an argument from a remote session id without touching the disk.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid as uuid_module
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from sesstail.errors import SessionNotFound, UsageError
+from sesstail.local.follow import subagents_dir
+from sesstail.protocol import loads, shorten
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# How far into a transcript the first prompt is looked for: it is near the top, after a
+# snapshot or a caveat, and a listing must not read whole files.
+_HEAD_BYTES = 256 * 1024
+_TITLE_CHARS = 200
+
+
+def projects_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``$CLAUDE_CONFIG_DIR/projects``, default ``~/.claude/projects``."""
+    env = os.environ if env is None else env
+    config = env.get("CLAUDE_CONFIG_DIR")
+    base = Path(config).expanduser() if config else Path.home() / ".claude"
+    return base / "projects"
+
+
+@dataclass(frozen=True)
+class LocalTarget:
+    """A local session to follow: its id, its transcript and its sub-agents' directory."""
+
+    session_id: str
+    transcript: Path
+    subagents: Path
+
+
+def is_local_target(arg: str) -> bool:
+    """Whether a watch argument names a local session: a bare UUID (remote ids look like
+    ``session_01…``), a path ending in ``.jsonl``, or a file that exists. No disk access
+    beyond one ``stat`` for the last case."""
+    arg = arg.strip()
+    if _UUID.fullmatch(arg) or arg.endswith(".jsonl"):
+        return True
+    if arg.startswith("session_") or "://" in arg:
+        return False
+    try:
+        return Path(arg).expanduser().is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def resolve_local(arg: str, *, root: Path | None = None) -> LocalTarget:
+    """The transcript a watch argument names: a path to a ``.jsonl`` (any name), or a
+    session id found under ``root`` (``projects_dir()``). Raises ``UsageError`` for a path
+    that is not a readable file, ``SessionNotFound`` for an id with no transcript."""
+    arg = arg.strip()
+    if not _UUID.fullmatch(arg):
+        path = Path(arg).expanduser()
+        if not path.is_file():
+            raise UsageError(f"no such transcript: {shorten(arg, 120)!r}")
+        if not os.access(path, os.R_OK):
+            raise UsageError(f"cannot read {shorten(arg, 120)!r}")
+        return LocalTarget(path.stem, path, subagents_dir(path))
+    session_id = str(uuid_module.UUID(arg))
+    root = projects_dir() if root is None else root
+    matches = sorted(root.glob(f"*/{session_id}.jsonl"))
+    if not matches:
+        raise SessionNotFound(
+            f"no local session {session_id} under {root}",
+            hint="`sesstail ls --local` lists them; CLAUDE_CONFIG_DIR moves the directory",
+        )
+    # A session resumed in another project directory: the one written last.
+    path = max(matches, key=_mtime)
+    return LocalTarget(session_id, path, subagents_dir(path))
+
+
+def list_local_sessions(
+    *, root: Path | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """The local sessions, most recently written first, ``limit`` at most::
+
+        {"id", "title", "project", "updated_at", "size", "subagents", "path"}
+
+    ``title`` is the first prompt (one line, or "" when none is near the top), ``project``
+    the session's working directory, ``updated_at`` the last write to its files (ISO 8601,
+    UTC), ``size`` the transcript's bytes, ``subagents`` the number of sub-agent files.
+    Only the sessions listed are opened."""
+    root = projects_dir() if root is None else root
+    found: list[tuple[float, str, Path, int]] = []
+    for path in _transcripts(root):
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        found.append((st.st_mtime, path.stem, path, st.st_size))
+    found.sort(key=lambda item: (-item[0], item[1]))
+    if limit is not None:
+        found = found[: max(limit, 0)]
+    return [_describe(path, mtime, size) for mtime, _, path, size in found]
+
+
+def _transcripts(root: Path) -> Iterable[Path]:
+    try:
+        projects = [e for e in os.scandir(root) if e.is_dir()]
+    except OSError:
+        return
+    for project in projects:
+        try:
+            entries = list(os.scandir(project.path))
+        except OSError:
+            continue
+        for entry in entries:
+            name = entry.name
+            if name.endswith(".jsonl") and _UUID.fullmatch(name[:-6]) and entry.is_file():
+                yield Path(entry.path)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _describe(path: Path, mtime: float, size: int) -> dict[str, Any]:
+    title, cwd = _head(path)
+    agents = subagents_dir(path)
+    count = 0
+    try:
+        for entry in os.scandir(agents):
+            if entry.name.startswith("agent-") and entry.name.endswith(".jsonl"):
+                count += 1
+                mtime = max(mtime, entry.stat().st_mtime)
+    except OSError:
+        pass
+    return {
+        "id": path.stem,
+        "title": title,
+        "project": cwd or _project_from_dir(path.parent.name),
+        "updated_at": datetime.fromtimestamp(mtime, UTC).isoformat().replace("+00:00", "Z"),
+        "size": size,
+        "subagents": count,
+        "path": str(path),
+    }
+
+
+def _project_from_dir(name: str) -> str:
+    # Lossy ("-" was "/" or "."), so only when no line says the cwd.
+    return name.replace("-", "/") if name.startswith("-") else name
+
+
+def _head(path: Path) -> tuple[str, str]:
+    """The first prompt (as a title) and the working directory, from the top of the file."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(_HEAD_BYTES)
+    except OSError:
+        return "", ""
+    cwd = ""
+    lines = head.split(b"\n")
+    if len(head) == _HEAD_BYTES:
+        lines = lines[:-1]  # cut short: not a whole line
+    for raw in lines:
+        if not raw.strip():
+            continue
+        try:
+            obj = loads(raw.decode("utf-8", "replace"), exact=False)
+        except ValueError:
+            continue
+        if not isinstance(obj, dict):
+            continue
+        if not cwd and isinstance(obj.get("cwd"), str):
+            cwd = obj["cwd"]
+        title = _prompt_title(obj)
+        if title:
+            return title, cwd
+    return "", cwd
+
+
+def _prompt_title(obj: dict[str, Any]) -> str:
+    """A typed prompt's first line; a slash command as itself; "" for anything else."""
+    if obj.get("type") != "user" or obj.get("isSidechain") is True:
+        return ""
+    if obj.get("isMeta") is True or obj.get("isCompactSummary") is True:
+        return ""
+    message = obj.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, list):
+        texts = [b.get("text") for b in content if isinstance(b, dict) and b.get("type") == "text"]
+        content = next((t for t in texts if isinstance(t, str)), None)
+    if not isinstance(content, str):
+        return ""
+    text = content.strip()
+    if text.startswith("<command-name>"):
+        end = text.find("</command-name>")
+        name = text[len("<command-name>") : end if end >= 0 else None].strip()
+        args_start = text.find("<command-args>")
+        args_end = text.find("</command-args>")
+        args = text[args_start + 14 : args_end].strip() if 0 <= args_start < args_end else ""
+        text = f"{name} {args}".strip()
+    elif text.startswith(("<", "[Request interrupted", "Caveat:")):
+        return ""
+    first = text.splitlines()[0].strip() if text else ""
+    return shorten(first, _TITLE_CHARS)
+
+
+def write_jsonl(sessions: Iterable[dict[str, Any]], out: TextIO) -> None:
+    """``ls --local --json``: one JSON object per session per line, flushed."""
+    import orjson
+
+    for item in sessions:
+        out.write(orjson.dumps(item).decode() + "\n")
+    out.flush()
