@@ -344,3 +344,49 @@ async def test_start_at_end_never_counts_an_old_result(tmp_path: Path) -> None:
             State.result,
             timeout=0.3,
         )
+
+
+async def test_a_10_mb_transcript_is_read_and_drawn_in_under_2_seconds(tmp_path: Path) -> None:
+    """watch of a local 10 MB transcript: read, mapped and drawn by the pretty renderer in
+    well under 2 s (about 0.7 s here)."""
+    import io
+    import time
+
+    from sesstail.render.pretty import PrettyRenderer
+    from sesstail.watch import watch
+
+    path = tmp_path / "big.jsonl"
+    writer = TranscriptWriter(path, clock=1_764_000_000.0)
+    output = "\n".join(f"tests/test_{i}.py::test_case PASSED [{i}%]" for i in range(80))
+    lines: list[str] = []
+    size = 0
+    while size < 10 * 2**20:
+        call = f"toolu_{len(lines)}"
+        turn = (
+            writer.envelope("user", message={"role": "user", "content": "run the tests again"}),
+            writer.assistant([{"type": "text", "text": "Running **all** the `tests`."}]),
+            writer.assistant(
+                [{"type": "tool_use", "id": call, "name": "Bash", "input": {"command": "pytest"}}]
+            ),
+            writer.envelope(
+                "user",
+                message={
+                    "role": "user",
+                    "content": [{"type": "tool_result", "tool_use_id": call, "content": output}],
+                },
+                toolUseResult={"stdout": output, "stderr": "", "interrupted": False},
+            ),
+            writer.envelope("system", subtype="turn_duration", durationMs=3000),
+        )
+        encoded = [json.dumps(obj) + "\n" for obj in turn]
+        lines.extend(encoded)
+        size += sum(len(line) for line in encoded)
+    path.write_text("".join(lines))
+    out = io.StringIO()
+    renderer = PrettyRenderer(out, color=False, timestamps=False)
+    started = time.perf_counter()
+    await watch(LocalSession(path, follow=False), renderer, WatchOptions(TypeFilter()))
+    took = time.perf_counter() - started
+    print(f"local 10 MB transcript, {len(lines)} lines: drawn in {took:.2f} s")
+    assert out.getvalue().count("■ success") == len(lines) // 5
+    assert took < 2.0

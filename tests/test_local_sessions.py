@@ -200,3 +200,27 @@ async def test_the_demo_writes_a_session_that_a_follower_sees_live(tmp_path: Pat
     results = [m for m in got if "tool_use_result" in m.obj]
     assert len(results) == 2
     assert [s["id"] for s in list_local_sessions(root=tmp_path / "projects")] == [path.stem]
+
+
+async def test_demo_local_draws_the_session_and_ends_on_its_own(tmp_path: Path) -> None:
+    """LocalDemo is a whole demo --local: watch() draws it with the pretty renderer as a
+    conversation (no JSON fallback lines but the slash command's) and returns when the
+    session has been written and read."""
+    from sesstail.local.demo import LocalDemo
+    from sesstail.protocol import TypeFilter
+    from sesstail.render.pretty import PrettyRenderer
+    from sesstail.watch import WatchOptions, watch
+
+    out = io.StringIO()
+    renderer = PrettyRenderer(out, color=False, timestamps=False, width=100)
+    demo = LocalDemo(tmp_path, pause=0.01, poll=0.02)
+    await asyncio.wait_for(watch(demo, renderer, WatchOptions(TypeFilter())), 10)
+    text = out.getvalue()
+    assert "Why does the checkout test fail" in text
+    assert "npm test -- checkout" in text
+    assert "src/price.ts:14 rounds down." in text
+    assert text.count("src/price.ts:14 rounds down.") == 1
+    assert "■ success · 9.4 s" in text
+    fallback = [line for line in text.splitlines() if line.startswith("· ")]
+    assert all("local_command" in line for line in fallback)
+    assert demo.path.exists()

@@ -10,13 +10,17 @@ a file with pauses, so that a follower has something to follow live.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid as uuid_module
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from sesstail.protocol import Message
 
 DEMO_CWD = "/home/dev/shop"
 VERSION = "2.1.0"
@@ -261,3 +265,36 @@ async def write_demo_session(path: Path, *, pause: float = 0.4) -> None:
     )
     await step()
     main.turn_duration(9400)
+
+
+class LocalDemo:
+    """``sesstail demo --local`` as a ``MessageSource``: writes the demo session into
+    ``directory`` (see ``demo_transcript_path``) while following it with ``LocalSession``,
+    and ends once the session has been written and read whole."""
+
+    def __init__(self, directory: Path, *, pause: float = 0.4, **follow: Any) -> None:
+        self.path = demo_transcript_path(directory)
+        self.pause = pause
+        self.follow = follow  # more LocalSession options: verbose, options, warn, poll
+
+    async def messages(self) -> AsyncIterator[Message]:
+        from sesstail.local.follow import LocalSession
+
+        done = asyncio.Event()
+
+        async def write() -> None:
+            try:
+                await write_demo_session(self.path, pause=self.pause)
+            finally:
+                done.set()
+
+        writer = asyncio.create_task(write())
+        source = LocalSession(self.path, history_is_backfill=False, stop=done, **self.follow)
+        try:
+            async for msg in source.messages():
+                yield msg
+            await writer  # its failure, if any, is the demo's
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer

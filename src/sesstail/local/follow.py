@@ -28,6 +28,7 @@ altogether, without reading it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import math
 import os
@@ -38,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from sesstail.local.sessions import subagents_dir
 from sesstail.local.transcript import Mapped, TranscriptMapper, epoch_of
 from sesstail.protocol import Message, SeenIds, loads, shorten
 from sesstail.watch import WatchOptions
@@ -49,11 +51,6 @@ _READ = 1 << 20
 _SIGNATURE = 64
 
 Start = Literal["beginning", "end"]
-
-
-def subagents_dir(transcript: Path) -> Path:
-    """Where a session's sub-agents write: ``<dir>/<session-id>/subagents/``."""
-    return transcript.parent / transcript.stem / "subagents"
 
 
 @dataclass
@@ -189,7 +186,8 @@ class LocalSession:
 
     ``last``: only the last N messages of what is there already; ``since``: only those at or
     after this time (epoch seconds); ``start="end"``: none of them. ``follow=False``: stop
-    once what is there has been read. Bookkeeping lines are shown with ``verbose``, or when
+    once what is there has been read; ``stop``: once it is set, read what is left and end
+    (a writer that is done, as in the demo). Bookkeeping lines are shown with ``verbose``, or when
     a ``-t`` / ``--until`` pattern of ``options`` names them. ``warn`` hears about lines
     that are not messages.
     """
@@ -209,6 +207,7 @@ class LocalSession:
         poll: float = POLL_S,
         max_line: int = MAX_LINE_BYTES,
         history_is_backfill: bool = True,
+        stop: asyncio.Event | None = None,
     ) -> None:
         self.transcript = transcript
         self.subagents = subagents if subagents is not None else subagents_dir(transcript)
@@ -222,6 +221,7 @@ class LocalSession:
         self.poll = poll
         self.max_line = max_line
         self.history_is_backfill = history_is_backfill
+        self.stop = stop
 
     # -- the source -----------------------------------------------------------------------------
 
@@ -240,7 +240,9 @@ class LocalSession:
         if not self.follow:
             return
         while True:
-            await asyncio.sleep(self.poll)
+            finished = self.stop is not None and self.stop.is_set()
+            if not finished:
+                await self._pause()
             self._discover(tails, known)
             lines = [line for tail in tails for line in self._lines_of(tail)]
             if len(tails) > 1:
@@ -249,6 +251,15 @@ class LocalSession:
                 live = self._message(line, mapper, seen, backfill=False)
                 if live is not None:
                     yield live
+            if finished:
+                return
+
+    async def _pause(self) -> None:
+        if self.stop is None:
+            await asyncio.sleep(self.poll)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stop.wait(), self.poll)
 
     def _restarted(self, path: Path) -> None:
         self.warn(f"{path.name} was truncated or replaced: reading it again from the start")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid as uuid_module
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,8 +19,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sesstail.errors import SessionNotFound, UsageError
-from sesstail.local.follow import subagents_dir
-from sesstail.protocol import loads, shorten
+
+# Light on purpose: the CLI asks ``is_local_target`` of every session argument, so this
+# module imports neither asyncio nor the protocol layer (they come with the functions that
+# read files).
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # How far into a transcript the first prompt is looked for: it is near the top, after a
@@ -36,6 +37,15 @@ def projects_dir(env: Mapping[str, str] | None = None) -> Path:
     config = env.get("CLAUDE_CONFIG_DIR")
     base = Path(config).expanduser() if config else Path.home() / ".claude"
     return base / "projects"
+
+
+def subagents_dir(transcript: Path) -> Path:
+    """Where a session's sub-agents write: ``<dir>/<session-id>/subagents/``."""
+    return transcript.parent / transcript.stem / "subagents"
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -70,11 +80,11 @@ def resolve_local(arg: str, *, root: Path | None = None) -> LocalTarget:
     if not _UUID.fullmatch(arg):
         path = Path(arg).expanduser()
         if not path.is_file():
-            raise UsageError(f"no such transcript: {shorten(arg, 120)!r}")
+            raise UsageError(f"no such transcript: {_shorten(arg, 120)!r}")
         if not os.access(path, os.R_OK):
-            raise UsageError(f"cannot read {shorten(arg, 120)!r}")
+            raise UsageError(f"cannot read {_shorten(arg, 120)!r}")
         return LocalTarget(path.stem, path, subagents_dir(path))
-    session_id = str(uuid_module.UUID(arg))
+    session_id = arg.lower()
     root = projects_dir() if root is None else root
     matches = sorted(root.glob(f"*/{session_id}.jsonl"))
     if not matches:
@@ -164,6 +174,8 @@ def _project_from_dir(name: str) -> str:
 
 def _head(path: Path) -> tuple[str, str]:
     """The first prompt (as a title) and the working directory, from the top of the file."""
+    from sesstail.protocol import loads
+
     try:
         with path.open("rb") as f:
             head = f.read(_HEAD_BYTES)
@@ -214,7 +226,7 @@ def _prompt_title(obj: dict[str, Any]) -> str:
     elif text.startswith(("<", "[Request interrupted", "Caveat:")):
         return ""
     first = text.splitlines()[0].strip() if text else ""
-    return shorten(first, _TITLE_CHARS)
+    return _shorten(first, _TITLE_CHARS)
 
 
 def write_jsonl(sessions: Iterable[dict[str, Any]], out: TextIO) -> None:
