@@ -1,0 +1,287 @@
+"""The renderer: each message dispatched to the family that draws it, written at once.
+
+Families: :mod:`.conversation` (prompts, replies, tools), :mod:`.system` (status lines and the
+footer), :mod:`.prompts` (control messages and the permission banner); :mod:`.tools` holds the
+tool table, :mod:`.markdown` the prose, :mod:`.layout` the frame and the wrapping.
+Any exception while drawing falls back to one compact line: a message's content never raises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import zlib
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from rich.color import ColorSystem
+from rich.console import ConsoleOptions
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+
+from sesstail.protocol import Message
+from sesstail.render.pretty import conversation, prompts, system
+from sesstail.render.pretty.layout import Row, make_console, render_frame
+from sesstail.render.pretty.state import Memory
+from sesstail.render.pretty.text import (
+    DIM,
+    GUTTER_COLORS,
+    SUMMARY_CHARS,
+    compact_json,
+    one_line,
+    one_row,
+    string,
+)
+from sesstail.render.sanitize import clean
+
+_LABEL_COLORS = ("cyan", "magenta", "green", "yellow", "blue", "bright_red", "bright_cyan")
+# Keys left out of the compact one-line summary of unknown messages.
+_QUIET_KEYS = frozenset({"type", "subtype", "uuid", "session_id"})
+# Messages that do not come between a tool call and its result, as far as the reader can see.
+_TRANSPARENT = frozenset({"tool_progress", "stream_event", "keep_alive"})
+# Live counters: folded into the line they drew until something else is drawn.
+_FOLDING = frozenset({"thinking_tokens", "status"})
+
+_COLOR_SYSTEMS = {
+    "standard": ColorSystem.STANDARD,
+    "256": ColorSystem.EIGHT_BIT,
+    "truecolor": ColorSystem.TRUECOLOR,
+    "windows": ColorSystem.WINDOWS,
+}
+
+Handler = Callable[[Memory, dict[str, Any]], list[Row]]
+
+_SYSTEM: dict[str, Handler] = {
+    "init": system.init,
+    "status": system.status,
+    "compact_boundary": system.compact_boundary,
+    "api_retry": system.api_retry,
+    "task_started": system.task_started,
+    "task_notification": system.task_notification,
+    "task_progress": system.task_progress,
+    "thinking_tokens": system.thinking_tokens,
+    "hook_started": system.hook_started,
+    "hook_response": system.hook_response,
+    "informational": system.informational,
+    "local_command_output": system.local_command_output,
+    "post_turn_summary": system.post_turn_summary,
+    "active_goal": system.active_goal,
+    "autocompact_state": system.autocompact_state,
+    "turn_handoff_available": system.turn_handoff_available,
+    "conversation_reset": system.conversation_reset,
+    "session_state_changed": system.session_state_changed,
+}
+
+
+def _nothing(memory: Memory, obj: dict[str, Any]) -> list[Row]:
+    return []
+
+
+_TYPES: dict[str, Handler] = {
+    "assistant": conversation.assistant,
+    "user": conversation.user,
+    "result": system.result,
+    "tool_progress": conversation.tool_progress,
+    "stream_event": _nothing,
+    "keep_alive": _nothing,
+    "rate_limit_event": system.rate_limit,
+    "control_cancel_request": prompts.control_cancel,
+    "control_response": prompts.control_response,
+    "env_manager_log": system.env_manager_log,
+    # Seen both as types of their own and as system subtypes.
+    "post_turn_summary": system.post_turn_summary,
+    "active_goal": system.active_goal,
+    "autocompact_state": system.autocompact_state,
+    "turn_handoff_available": system.turn_handoff_available,
+    "conversation_reset": system.conversation_reset,
+    "session_state_changed": system.session_state_changed,
+}
+
+
+class PrettyRenderer:
+    """Draws messages as a conversation on ``file``, one message at a time."""
+
+    def __init__(
+        self,
+        file: TextIO,
+        *,
+        color: bool,
+        width: int | None = None,
+        timestamps: bool = False,
+        label: str | None = None,
+        bell: bool | None = None,
+    ) -> None:
+        self._file = file
+        self._console = make_console(file, color=color, width=width)
+        self._color_system = _COLOR_SYSTEMS.get(self._console.color_system or "")
+        self._options_cache: ConsoleOptions | None = None
+        self._options_at = 0.0
+        self._timestamps = timestamps
+        self._label: list[Segment] = []
+        if label:
+            name = clean(label.replace("\n", " "))[:24]
+            # From the label without its padding: a session keeps its colour whatever the
+            # width of the labels it is shown with.
+            color_name = _LABEL_COLORS[zlib.crc32(label.strip().encode()) % len(_LABEL_COLORS)]
+            self._label = [Segment(name + " ", Style(color=color_name, bold=True))]
+        self._memory = Memory()
+        self._clock: tuple[int, str] = (-1, "")
+        # A prompt rings the terminal bell once (by default only when drawing on a terminal).
+        if bell is None:
+            try:
+                bell = file.isatty()
+            except (AttributeError, ValueError):
+                bell = False
+        self._bell = bell
+        self._gutters: dict[str, Segment] = {}
+
+    def message(self, msg: Message) -> None:
+        """Draw one message now; never raises for a message's content (only for I/O)."""
+        obj = msg.obj
+        kind = obj.get("type")
+        memory = self._memory
+        memory.adjacent_call = memory.last_call
+        if kind not in _TRANSPARENT:
+            memory.last_call = None
+        subtype = obj.get("subtype")
+        if not isinstance(subtype, str):
+            subtype = None
+        folding = (kind == "system" and subtype in _FOLDING) or (
+            isinstance(kind, str) and kind in _TRANSPARENT
+        )
+        if memory.folded and not folding:
+            memory.folded = ""
+        try:
+            rows = self._rows(kind, subtype, obj)
+        except Exception:
+            rows = compact_rows(obj)
+        if not rows:
+            return
+        blank = kind == "result" or (
+            kind == "user" and conversation.is_prompt(obj) and not obj.get("parent_tool_use_id")
+        )
+        lead_first, lead_rest = self._lead(msg, obj)
+        try:
+            segments = render_frame(self._console, self._options(), rows, lead_first, lead_rest)
+        except Exception:
+            try:
+                rows = compact_rows(obj)
+                segments = render_frame(self._console, self._options(), rows, lead_first, [])
+            except Exception:
+                segments = [Segment("· (unreadable message)"), Segment.line()]
+        if blank:
+            segments.insert(0, Segment.line())
+        self._write(segments)
+
+    def _rows(self, kind: Any, subtype: Any, obj: dict[str, Any]) -> list[Row]:
+        if kind == "control_request":
+            return prompts.control_request(self._memory, obj, self._ring if self._bell else None)
+        if kind == "system":
+            handler = _SYSTEM.get(subtype) if isinstance(subtype, str) else None
+        else:
+            handler = _TYPES.get(kind) if isinstance(kind, str) else None
+        return handler(self._memory, obj) if handler else compact_rows(obj)
+
+    def _ring(self) -> None:
+        self._file.write("\a")
+
+    def close(self) -> None:
+        """Flush the output; nothing is held back between messages."""
+        with contextlib.suppress(ValueError):  # already closed
+            self._file.flush()
+
+    def _options(self) -> ConsoleOptions:
+        # Asking the console for its size costs more than drawing a short line; a terminal
+        # resize is still picked up within half a second.
+        now = time.monotonic()
+        if self._options_cache is None or now - self._options_at > 0.5:
+            self._options_cache = self._console.options
+            self._options_at = now
+        return self._options_cache
+
+    def _write(self, segments: list[Segment]) -> None:
+        # What Console.print does once the segments exist, without its per-call overhead:
+        # styles become ANSI codes (or nothing, without colour), then one write and a flush.
+        color_system = self._color_system
+        if color_system is None:
+            text = "".join([segment.text for segment in segments if not segment.control])
+        else:
+            text = "".join(
+                [
+                    segment.style.render(segment.text, color_system=color_system)
+                    if segment.style
+                    else segment.text
+                    for segment in segments
+                    if not segment.control
+                ]
+            )
+        try:
+            self._file.write(text)
+        except UnicodeEncodeError:
+            # A terminal that cannot show some character (a legacy code page, an ASCII
+            # locale) still gets the rest of the line.
+            encoding = getattr(self._file, "encoding", None) or "ascii"
+            self._file.write(text.encode(encoding, "replace").decode(encoding, "replace"))
+        self._file.flush()
+
+    # -- the lead: label, time, sub-agent gutters ---------------------------------------------
+
+    def _lead(self, msg: Message, obj: dict[str, Any]) -> tuple[list[Segment], list[Segment]]:
+        first = list(self._label)
+        rest = list(self._label)
+        if self._timestamps:
+            stamp = self._stamp(msg.received_at)
+            first.append(Segment(stamp + " ", DIM))
+            rest.append(Segment(" " * (len(stamp) + 1)))
+        stream = obj.get("parent_tool_use_id")
+        if isinstance(stream, str):
+            # One gutter per level of sub-agent, each in its agent's colour: parallel
+            # sub-agents are told apart, a sub-agent's own sub-agent sits one level deeper.
+            for call_id in self._memory.depth(stream) or [stream]:
+                gutter = self._gutter(call_id)
+                first.append(gutter)
+                rest.append(gutter)
+        return first, rest
+
+    def _gutter(self, call_id: str) -> Segment:
+        gutter = self._gutters.get(call_id)
+        if gutter is None:
+            color = GUTTER_COLORS[len(self._gutters) % len(GUTTER_COLORS)]
+            gutter = Segment("  │ ", Style(color=color, dim=True))
+            if len(self._gutters) >= 4096:
+                self._gutters.clear()
+            self._gutters[call_id] = gutter
+        return gutter
+
+    def _stamp(self, received_at: float) -> str:
+        try:
+            second = int(received_at)
+        except (TypeError, ValueError, OverflowError):
+            return "--:--:--"
+        if second != self._clock[0]:
+            try:
+                self._clock = (second, time.strftime("%H:%M:%S", time.localtime(second)))
+            except (ValueError, OverflowError, OSError):
+                return "--:--:--"
+        return self._clock[1]
+
+
+def compact_rows(obj: Any) -> list[Row]:
+    """The one-line form of any message: ``type/subtype`` and a short JSON summary."""
+    try:
+        if not isinstance(obj, dict):
+            return [("", "", None, one_row("· " + compact_json(obj, SUMMARY_CHARS), DIM))]
+        kind = obj.get("type")
+        subtype = obj.get("subtype")
+        key = string(kind) or "?"
+        if isinstance(subtype, str):
+            key += "/" + subtype
+        line = Text("· ", DIM, no_wrap=True, overflow="ellipsis")
+        line.append(one_line(key, 60), Style(dim=True, bold=True))
+        rest = {k: v for k, v in obj.items() if k not in _QUIET_KEYS}
+        if rest:
+            line.append("  " + compact_json(rest, SUMMARY_CHARS), DIM)
+        return [("", "", None, line)]
+    except Exception:
+        return [("", "", None, Text("· (unreadable message)", DIM))]
