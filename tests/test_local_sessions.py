@@ -17,6 +17,7 @@ from sesstail.local.follow import LocalSession
 from sesstail.local.sessions import (
     is_local_target,
     list_local_sessions,
+    project_dir_name,
     projects_dir,
     resolve_local,
     write_jsonl,
@@ -29,7 +30,7 @@ C = "c1c2c3c4-d5d6-4e7f-8a9b-0c1d2e3f4a5b"
 
 
 def make_session(root: Path, project: str, session_id: str, prompt: str, mtime: float) -> Path:
-    directory = root / project.replace("/", "-")
+    directory = root / project_dir_name(project)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{session_id}.jsonl"
     writer = TranscriptWriter(path, session_id, cwd=project)
@@ -224,3 +225,15 @@ async def test_demo_local_draws_the_session_and_ends_on_its_own(tmp_path: Path) 
     fallback = [line for line in text.splitlines() if line.startswith("· ")]
     assert all("local_command" in line for line in fallback)
     assert demo.path.exists()
+
+
+def test_one_projects_sessions_by_its_directory(tmp_path: Path) -> None:
+    """project=: only the sessions of that working directory, found by Claude Code's
+    spelling of it as a directory name (every non-alphanumeric character a dash)."""
+    assert project_dir_name("/home/dev/my_app.v2") == "-home-dev-my-app-v2"
+    root = tmp_path / "projects"
+    make_session(root, "/home/dev/shop", A, "one", 1_000_000)
+    make_session(root, "/home/dev/my_app", B, "two", 2_000_000)
+    make_session(root, "/home/dev/my_app", C, "three", 3_000_000)
+    assert [s["id"] for s in list_local_sessions(root=root, project="/home/dev/my_app")] == [C, B]
+    assert [s["id"] for s in list_local_sessions(root=root, project="/home/dev/shop")] == [A]

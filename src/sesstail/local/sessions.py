@@ -97,8 +97,14 @@ def resolve_local(arg: str, *, root: Path | None = None) -> LocalTarget:
     return LocalTarget(session_id, path, subagents_dir(path))
 
 
+def project_dir_name(project: str | Path) -> str:
+    """The directory Claude Code keeps a project's sessions in: its absolute path with every
+    character but letters and digits spelled ``-`` (``/home/dev/my_app`` → ``-home-dev-my-app``)."""
+    return re.sub(r"[^A-Za-z0-9]", "-", str(Path(project).expanduser().absolute()))
+
+
 def list_local_sessions(
-    *, root: Path | None = None, limit: int | None = None
+    *, root: Path | None = None, limit: int | None = None, project: str | Path | None = None
 ) -> list[dict[str, Any]]:
     """The local sessions, most recently written first, ``limit`` at most::
 
@@ -107,10 +113,12 @@ def list_local_sessions(
     ``title`` is the first prompt (one line, or "" when none is near the top), ``project``
     the session's working directory, ``updated_at`` the last write to its files (ISO 8601,
     UTC), ``size`` the transcript's bytes, ``subagents`` the number of sub-agent files.
-    Only the sessions listed are opened."""
+    ``project``: only that working directory's sessions (``.`` for the current one). Only
+    the sessions listed are opened."""
     root = projects_dir() if root is None else root
+    only = project_dir_name(project) if project is not None else None
     found: list[tuple[float, str, Path, int]] = []
-    for path in _transcripts(root):
+    for path in _transcripts(root, only):
         try:
             st = path.stat()
         except OSError:
@@ -122,9 +130,9 @@ def list_local_sessions(
     return [_describe(path, mtime, size) for mtime, _, path, size in found]
 
 
-def _transcripts(root: Path) -> Iterable[Path]:
+def _transcripts(root: Path, only: str | None) -> Iterable[Path]:
     try:
-        projects = [e for e in os.scandir(root) if e.is_dir()]
+        projects = [e for e in os.scandir(root) if e.is_dir() and only in (None, e.name)]
     except OSError:
         return
     for project in projects:
