@@ -345,6 +345,7 @@ class TopApp(App[int]):
     """``sesstail top``."""
 
     TITLE = "sesstail top"
+    ENABLE_COMMAND_PALETTE = False  # every action has its key; one less thing to explain
     CSS = """
     #summary { height: 1; padding: 0 1; background: $boost; }
     #sessions { height: 1fr; }

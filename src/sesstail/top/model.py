@@ -286,12 +286,6 @@ class SessionState:
         """A short name for status lines and notifications: the title, else the id."""
         return self.title or self.session_id
 
-    @property
-    def last_seen(self) -> float:
-        """When the session last did anything we know of (for the order of the rows)."""
-        activity_at = self.activity.at if self.activity is not None else 0.0
-        return max(activity_at, self.updated_at or 0.0)
-
     def oldest_prompt(self) -> dict[str, Any] | None:
         return next(iter(self.prompts.values()), None)
 
@@ -479,14 +473,15 @@ class Board:
         return dirty
 
     def ordered(self, statuses: frozenset[str] | None = None) -> list[SessionState]:
-        """The sessions to show, waiting-for-you first, then at work, then the rest; most
-        recently active first within each."""
+        """The sessions to show, waiting-for-you first, then at work, then the rest; within
+        each, most recently updated first as the list says (not by each message, so rows do
+        not jump about while sessions talk)."""
         shown = [
             s
             for s in self.sessions.values()
             if s.listed and (s.status != ARCHIVED if statuses is None else s.status in statuses)
         ]
-        shown.sort(key=lambda s: (_ORDER.get(s.status, 4), -s.last_seen, s.session_id))
+        shown.sort(key=lambda s: (_ORDER.get(s.status, 4), -(s.updated_at or 0.0), s.session_id))
         return shown
 
     def counts(self) -> dict[str, int]:
