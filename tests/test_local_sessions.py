@@ -237,3 +237,19 @@ def test_one_projects_sessions_by_its_directory(tmp_path: Path) -> None:
     make_session(root, "/home/dev/my_app", C, "three", 3_000_000)
     assert [s["id"] for s in list_local_sessions(root=root, project="/home/dev/my_app")] == [C, B]
     assert [s["id"] for s in list_local_sessions(root=root, project="/home/dev/shop")] == [A]
+
+
+def test_since_takes_a_duration_ago_or_a_time() -> None:
+    """--since 10m / 2h / 1d / 90s is that long before now; an ISO time is that time;
+    anything else is a usage error."""
+    from sesstail.local.sessions import parse_since
+
+    now = 1_796_119_200.0
+    assert parse_since("10m", now) == now - 600
+    assert parse_since("2h", now) == now - 7200
+    assert parse_since("1d", now) == now - 86400
+    assert parse_since("90s", now) == now - 90
+    assert parse_since("2026-12-01T10:00:00Z", now) == 1_796_119_200.0
+    for bad in ("yesterday", "10 parsecs", "", "9" * 40):
+        with pytest.raises(UsageError):
+            parse_since(bad, now)

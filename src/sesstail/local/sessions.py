@@ -244,3 +244,30 @@ def write_jsonl(sessions: Iterable[dict[str, Any]], out: TextIO) -> None:
     for item in sessions:
         out.write(orjson.dumps(item).decode() + "\n")
     out.flush()
+
+
+_AGO = re.compile(r"(\d{1,9}(?:\.\d{1,6})?)\s*(s|m|min|h|d)")
+_UNIT_S = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def parse_since(text: str, now: float | None = None) -> float:
+    """``--since``: a duration ago (``90s``, ``10m``, ``2h``, ``1d``) or an ISO 8601 time
+    (``2026-12-01T10:00``, local time unless it says its zone), as epoch seconds."""
+    import time
+
+    value = text.strip()
+    match = _AGO.fullmatch(value)
+    if match:
+        ago = float(match.group(1)) * _UNIT_S[match.group(2)]
+        return (time.time() if now is None else now) - ago
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"invalid time {_shorten(value, 40)!r}",
+            hint="--since takes a duration ago (10m, 2h, 1d) or a time (2026-12-01T10:00)",
+        ) from None
+    try:
+        return moment.timestamp()
+    except (OverflowError, OSError, ValueError):
+        raise UsageError(f"invalid time {_shorten(value, 40)!r}: out of range") from None
