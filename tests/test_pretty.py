@@ -202,7 +202,7 @@ def test_unknown_tool_input_is_shown_readably_whole() -> None:
     call = lines.index("  → Mystery")
     assert lines[call + 1].startswith("      blob:")
     assert "".join(line.strip() for line in lines[call + 1 :]).count("x") == 500
-    assert lines[-1] == "      n: 3"
+    assert lines[-1] == "      n:    3"
 
 
 def test_multiline_command_stays_on_one_line() -> None:
@@ -487,7 +487,8 @@ def test_permission_prompt_is_impossible_to_miss() -> None:
     }
     out = render(request)
     assert "PERMISSION REQUESTED" in out
-    assert "Bash  rm -rf build" in out
+    assert "┃ Bash  " in out
+    assert "┃ rm -rf build " in out
     assert "decision reason: Command deletes files" in out
     assert "description: Delete the build folder" in out
     assert "request id: req-7f3a" in out

@@ -94,6 +94,7 @@ def assistant(memory: Memory, obj: dict[str, Any]) -> list[Row]:
 def _api_error(obj: dict[str, Any], blocks: list[Any]) -> list[Row]:
     """A reply the client made up for a failed API call: an error line, not Claude's prose."""
     texts = [field(b, "text") for b in blocks if isinstance(b, dict) and field(b, "text")]
+    texts = [t[len("API Error: ") :] if t.startswith("API Error: ") else t for t in texts]
     error = string(obj.get("error"))
     line = Text("✗ API error", ERROR_BOLD)
     if error and error not in ("unknown",):

@@ -16,6 +16,7 @@ from typing import Any
 
 from rich.console import RenderableType
 from rich.style import Style
+from rich.table import Table
 from rich.text import Text
 
 from sesstail.render.pretty.layout import Fitted
@@ -122,14 +123,15 @@ def call_line(name: str, tool_input: Any) -> CallLine:
 
 
 def prompt_call_line(name: str, tool_input: Any) -> Text:
-    """The call line of a permission prompt: the whole key input, wrapped."""
+    """The call of a permission prompt: the tool and its remark, then the whole key input
+    on lines of its own, wrapped."""
     summary = summarise(name, tool_input)
     line = Text()
     line.append(display_name(name), TOOL_STYLE)
-    if summary.main:
-        line.append("  " + summary.main)
     if summary.remark:
         line.append("  " + summary.remark, DIM)
+    if summary.main:
+        line.append("\n" + summary.main)
     return line
 
 
@@ -299,7 +301,7 @@ def _lines(text: str, style: Style | None, whole: bool, limit: int, sign: str = 
     if whole:
         head, hidden, tail = head_and_tail(text, PROMPT_HEAD_LINES, PROMPT_TAIL_LINES, cut=False)
     else:
-        head, hidden = excerpt(text, limit)
+        head, hidden = excerpt(text, limit, cut=False)
         tail = []
     body.append("\n".join(sign + line for line in head))
     if hidden:
@@ -419,21 +421,17 @@ def _questions_body(tool_input: Input, whole: bool) -> list[RenderableType]:
 
 
 def _arguments_body(tool_input: Input, whole: bool) -> list[RenderableType]:
-    """Every argument as ``key: value``, each value whole and wrapped (strings as text, the
-    rest as JSON); in the stream a value of many lines shows its first few."""
+    """Every argument as ``key: value``, each value whole and wrapped under itself (strings as
+    text, the rest as JSON); in the stream a value of many lines shows its first few."""
     if not tool_input:
         return []
-    body = Text()
-    for number_, (key, value) in enumerate(tool_input.items()):
-        body.append(("\n" if number_ else "") + clean(str(key)) + ": ", BOLD)
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style=BOLD, no_wrap=True, max_width=30, overflow="ellipsis")
+    grid.add_column(overflow="fold")
+    for key, value in tool_input.items():
         text = value if isinstance(value, str) else compact_json(value)
-        if "\n" in text:
-            lines = _lines(text, None, whole, _VALUE_LINES, "  ")
-            body.append("\n")
-            body.append_text(lines)
-        else:
-            body.append(clean(text))
-    return [body]
+        grid.add_row(Text(clean(str(key)) + ":"), _lines(text, None, whole, _VALUE_LINES))
+    return [grid]
 
 
 # -- results --------------------------------------------------------------------------------------

@@ -1,0 +1,81 @@
+"""Fuzzing the sanitiser, the line cutter and the banner with every control character."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sesstail.protocol import Message
+from sesstail.render.pretty import PrettyRenderer
+from sesstail.render.pretty.text import LINE_CHARS, cut_line, excerpt, one_line
+from sesstail.render.sanitize import clean
+
+UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+CONTROLS = "".join(chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)]) + "".join(
+    chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+)
+# Every control character, printable ASCII, and a few wider characters.
+TEXT = st.text(
+    alphabet=st.sampled_from(CONTROLS)
+    | st.characters(min_codepoint=0x20, max_codepoint=0x7E)
+    | st.sampled_from("é漢字✓→\u00a0"),
+    max_size=300,
+)
+
+
+def escapes(text: str) -> int:
+    """How many characters clean() adds: 3 for \\xNN, 5 for \\uNNNN."""
+    return sum(3 if ord(c) < 0x100 else 5 for c in UNSAFE.findall(text))
+
+
+@settings(max_examples=400, deadline=None)
+@given(TEXT)
+def test_clean_leaves_no_control_character_and_drops_nothing(text: str) -> None:
+    """clean() leaves no unsafe character and only adds escapes: every other character stays."""
+    cleaned = clean(text)
+    assert UNSAFE.search(cleaned) is None
+    assert len(cleaned) == len(text) + escapes(text)
+    if "\\" not in text:  # the escapes taken out again give the text without its controls
+        assert re.sub(r"\\x[0-9a-f]{2}|\\u20[26][0-9a-f]", "", cleaned) == UNSAFE.sub("", text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(TEXT)
+def test_line_cutter_keeps_whole_short_lines_and_escapes_everything(text: str) -> None:
+    """The line cutter returns clean() of a line up to LINE_CHARS, and never a control char."""
+    line = text.replace("\n", " ")
+    cut = cut_line(line)
+    assert UNSAFE.search(cut) is None
+    if len(line) <= LINE_CHARS:
+        assert cut == clean(line)
+    else:
+        assert cut == clean(line[:LINE_CHARS]) + "…"
+    lines, hidden = excerpt(text, 3)
+    assert all(UNSAFE.search(part) is None for part in lines)
+    stripped = text.rstrip(" \t\n").lstrip("\n")
+    assert len(lines) + hidden == (stripped.count("\n") + 1 if stripped else 0)
+    assert UNSAFE.search(one_line(text, 50)) is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(command=TEXT, width=st.sampled_from([60, 120]))
+def test_a_prompted_command_is_shown_whole(command: str, width: int) -> None:
+    """Whatever a Bash command holds, the banner shows all of it (escaped) and no raw control."""
+    request = {
+        "subtype": "can_use_tool",
+        "tool_name": "Bash",
+        "input": {"command": command},
+        "tool_use_id": "toolu_01F",
+    }
+    obj = {"type": "control_request", "request_id": "req_f", "request": request}
+    out = io.StringIO()
+    PrettyRenderer(out, color=True, width=width).message(Message(json.dumps(obj), obj, 0.0))
+    drawn = re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue())
+    assert UNSAFE.search(drawn) is None
+    inside = "".join(line[1:-1] for line in drawn.splitlines() if line.startswith("┃"))
+    expected = clean(command.strip(" \t\n"))
+    assert re.sub(r"\s", "", expected) in re.sub(r"\s", "", inside)
