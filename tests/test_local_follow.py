@@ -390,3 +390,19 @@ async def test_a_10_mb_transcript_is_read_and_drawn_in_under_2_seconds(tmp_path:
     print(f"local 10 MB transcript, {len(lines)} lines: drawn in {took:.2f} s")
     assert out.getvalue().count("■ success") == len(lines) // 5
     assert took < 2.0
+
+
+async def test_lines_that_are_not_messages_are_reported_and_skipped(tmp_path: Path) -> None:
+    """Junk in a transcript (not JSON, an array, no type) is reported through warn with the
+    file's name, and the messages around it still come."""
+    path = tmp_path / "s.jsonl"
+    writer = TranscriptWriter(path)
+    writer.prompt("before")
+    with path.open("a") as f:
+        f.write('not json\n[1, 2]\n{"no": "type"}\n')
+    writer.prompt("after")
+    warnings: list[str] = []
+    got = [m async for m in session(path, follow=False, warn=warnings.append).messages()]
+    assert [text_of(m) for m in got] == ["before", "after"]
+    assert len(warnings) == 3
+    assert warnings[0].startswith("s.jsonl: not valid JSON: 'not json'")

@@ -41,7 +41,7 @@ from typing import Any, Literal
 
 from sesstail.local.sessions import subagents_dir
 from sesstail.local.transcript import Mapped, TranscriptMapper, epoch_of
-from sesstail.protocol import Message, SeenIds, loads, shorten
+from sesstail.protocol import NESTED_TOO_DEEPLY, Message, SeenIds, loads, shorten
 from sesstail.watch import WatchOptions
 
 POLL_S = 0.2
@@ -315,10 +315,11 @@ class LocalSession:
             try:
                 obj = loads(text)
             except ValueError as exc:
-                self.warn(f"{tail.path.name}: {exc or 'not valid JSON'}: {shorten(text, 40)!r}")
+                why = NESTED_TOO_DEEPLY if str(exc) == NESTED_TOO_DEEPLY else "not valid JSON"
+                self.warn(f"{tail.path.name}: {why}: {shorten(text, 40)!r}; skipped")
                 continue
             if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
-                self.warn(f"{tail.path.name}: not a message: {shorten(text, 40)!r}")
+                self.warn(f"{tail.path.name}: not a message: {shorten(text, 40)!r}; skipped")
                 continue
             at = epoch_of(obj.get("timestamp"))
             if at is not None:
