@@ -6,6 +6,7 @@ import json
 import stat
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from sesstail.notify import (
     Notification,
     Notifier,
+    NotifyingSource,
     TerminalChannel,
     choose_channel,
     terminal_osc,
@@ -303,3 +305,22 @@ def test_nothing_to_notify_with_is_none(monkeypatch: pytest.MonkeyPatch, tmp_pat
         assert Notifier(None).on_message("s", msg(result())) is not None
     finally:
         sys.stderr.close()
+
+
+async def test_a_notifying_source_passes_every_message_on_and_notifies(
+    recorder: Recorder,
+) -> None:
+    """watch --notify: the wrapped stream yields the same messages, and the result notifies."""
+
+    class Source:
+        async def messages(self) -> AsyncIterator[Message]:
+            for obj in ({"type": "keep_alive"}, prompt(), result()):
+                yield msg(obj)
+
+    wrapped = NotifyingSource(Source(), Notifier(recorder), "fix-tests")
+    seen = [m.obj["type"] async for m in wrapped.messages()]
+    assert seen == ["keep_alive", "control_request", "result"]
+    assert [n.title for n in recorder.notes] == [
+        "sesstail: fix-tests needs you",
+        "sesstail: fix-tests finished",
+    ]

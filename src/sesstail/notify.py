@@ -26,7 +26,7 @@ import shutil
 import subprocess
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -299,6 +299,11 @@ class Notifier:
         self._waiting: dict[str, _Waiting] = {}
         self.sent: list[Notification] = []  # the last few, for status lines and tests
 
+    @classmethod
+    def for_this_machine(cls, terminal_write: Callable[[str], None] | None = None) -> Notifier:
+        """A notifier through whatever :func:`choose_channel` finds here."""
+        return cls(choose_channel(terminal_write=terminal_write))
+
     def mark_seen(self, uuids: Iterable[str]) -> None:
         """Messages with these uuids were said before we attached: never notify for them."""
         for value in uuids:
@@ -421,3 +426,28 @@ class Notifier:
             parts.append(format_duration(duration / 1000))
         title = self._title(session_label, "failed" if failed else "finished")
         return Notification(title, safe_text(" · ".join(parts), BODY_LIMIT), False)
+
+
+class _Source(Protocol):
+    def messages(self) -> AsyncIterator[Message]: ...
+
+
+class NotifyingSource:
+    """A message source that shows each message to a notifier on its way through: what
+    ``watch --notify`` and ``wait --notify`` wrap their stream in."""
+
+    def __init__(self, source: _Source, notifier: Notifier, label: str) -> None:
+        self.source = source
+        self.notifier = notifier
+        self.label = label
+
+    async def messages(self) -> AsyncIterator[Message]:
+        messages = self.source.messages()
+        try:
+            async for msg in messages:
+                self.notifier.on_message(self.label, msg)
+                yield msg
+        finally:
+            closer = getattr(messages, "aclose", None)
+            if closer is not None:
+                await closer()
