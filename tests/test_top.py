@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -468,3 +471,55 @@ async def test_history_replayed_on_attach_fills_the_row_but_never_notifies(
     assert board.sessions[DONE].cost_usd == 0.01
     assert [m.backfill for m in seen] == [True] * 4
     assert not [n for n in notes if "changelog" in n.title]
+
+
+async def test_json_mode_ends_quietly_when_the_reader_goes_away(server: SessionsServer) -> None:
+    """top --json | head -1: a closed stdout ends the command with 0, no traceback."""
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError
+
+    code = await asyncio.wait_for(
+        follow_as_json(transport_for(server), ClosedPipe(), refresh=0.2, tick=0.05), 10
+    )
+    assert code == 0
+
+
+async def test_top_notify_runs_the_desktop_command_once_per_event(
+    server: SessionsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """top --notify with notify-send on PATH: the waiting session gives exactly one call."""
+    log = tmp_path / "calls.jsonl"
+    script = tmp_path / "notify-send"
+    script.write_text(
+        f"#!{sys.executable}\nimport json, sys\n"
+        f"with open({str(log)!r}, 'a') as f:\n    f.write(json.dumps(sys.argv[1:]) + '\\n')\n"
+    )
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("DISPLAY", ":0")
+    app = make_app(server, notify=True)
+    async with app.run_test(size=(160, 30)):
+        await until(lambda: status_of(app, WAITING) == "NEEDS YOU")
+        await asyncio.sleep(1.2)  # two more list refreshes: still the same event
+        assert app.notifier is not None
+        app.notifier.close()
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    [call] = [c for c in calls if "Fix the flaky" in c[2]]
+    assert call[:3] == ["--app-name=sesstail", "--", "sesstail: Fix the flaky date test needs you"]
+    assert call[3].startswith("Allow Bash: echo line 1 echo line 2 ")
+    assert call[3].endswith("…? (Command is not in the allow list)")
+    assert len(call[3]) <= 200
+
+
+def test_the_modules_without_a_view_import_neither_textual_nor_rich() -> None:
+    """--notify on watch/wait and top --json stay light: Textual loads only for the view."""
+    code = (
+        "import sys, sesstail.notify, sesstail.top.run, sesstail.top.jsonl, sesstail.top.wiring;"
+        "print(sorted(m for m in ('textual', 'rich') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

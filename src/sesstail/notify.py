@@ -399,7 +399,7 @@ class Notifier:
                 self._title(session_label, "asks you"), f"a {kind} is waiting for you", True
             )
         tool = describe_tool(str(request.get("tool_name") or "a tool"), request.get("input"))
-        body = f"Allow {tool}?"
+        body = f"Allow {safe_text(tool, 120)}?"  # room left for the reason
         reason = request.get("decision_reason") or request.get("description")
         if isinstance(reason, str) and reason.strip():
             body += f" ({safe_text(reason, BODY_LIMIT)})"

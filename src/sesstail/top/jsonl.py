@@ -39,6 +39,7 @@ class JsonLines:
         self.clock = clock
         self._written: dict[str, dict[str, Any]] = {}
         self.lines = 0
+        self.reader_gone = False  # stdout was closed (``top --json | head -3``)
 
     def _shown(self, status: str) -> bool:
         return self.statuses is None or status in self.statuses
@@ -56,8 +57,14 @@ class JsonLines:
         if last == comparable:
             return
         self._written[session_id] = comparable
-        self.out.write(orjson.dumps({"at": iso_time(now), **body}).decode() + "\n")
-        self.out.flush()
+        if self.reader_gone:
+            return
+        try:
+            self.out.write(orjson.dumps({"at": iso_time(now), **body}).decode() + "\n")
+            self.out.flush()
+        except BrokenPipeError:
+            self.reader_gone = True
+            return
         self.lines += 1
 
     def flush_dirty(self) -> None:
@@ -91,16 +98,15 @@ async def follow_as_json(
     follower.status_listeners.append(on_status)
     runner = asyncio.ensure_future(follower.run())
     try:
-        while not runner.done():
+        while not runner.done() and not lines.reader_gone:
             await asyncio.wait({runner}, timeout=tick)
             if board.list_error != reported:
                 reported = board.list_error
                 if reported:
                     report(f"cannot list the sessions: {reported}")
             lines.flush_dirty()
-        runner.result()
-        return 0
-    except BrokenPipeError:
+        if not lines.reader_gone:
+            runner.result()
         return 0
     finally:
         runner.cancel()
