@@ -523,3 +523,47 @@ def test_the_modules_without_a_view_import_neither_textual_nor_rich() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+async def test_an_interrupt_the_session_refuses_shows_its_error() -> None:
+    """The session answers interrupt with an error: the bottom line says so, in its words."""
+    faults = Faults(control_error="Nothing to interrupt \x1b[31m", connections=None)
+    async with SessionsServer(
+        [busy_session()], speed=1, token=TOKEN, org=ORG, faults=faults
+    ) as srv:
+        srv.play_ahead(BUSY, 1)
+        app = make_app(srv)
+        async with app.run_test(size=(160, 30)) as pilot:
+            await until(lambda: status_of(app, BUSY) == "running")
+            app.select(BUSY)
+            await pilot.press("i", "y")
+            await until(lambda: bool(app.said))
+    assert app.said == [
+        "interrupt Refactor the parser: the session refused interrupt: "
+        "Nothing to interrupt \\x1b[31m"
+    ]
+
+
+async def test_a_failing_list_is_shown_and_the_view_goes_on() -> None:
+    """The list endpoint failing after start-up: the summary says why; rows stay."""
+    from sesstail.errors import CannotConnect
+
+    calls: list[int] = []
+
+    def list_sessions() -> list[dict[str, Any]]:
+        calls.append(1)
+        if len(calls) > 1:
+            raise CannotConnect("cannot reach api.example: connection refused")
+        return [{"id": DONE, "title": "Write the changelog", "session_status": "idle"}]
+
+    async def never(*args: Any) -> Any:
+        raise AssertionError("not called")
+
+    transport = Transport(list_sessions, lambda sid: None, never, never)  # type: ignore[arg-type,return-value]
+    app = TopApp(transport, refresh=0.1, tick=0.05)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await until(lambda: len(calls) >= 2)
+        await pilot.pause(0.1)
+        summary = str(app.query_one("#summary", Static).render())
+        assert "cannot list the sessions: cannot reach api.example: connection refused" in summary
+        assert order(app) == [DONE]
