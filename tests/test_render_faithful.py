@@ -314,6 +314,24 @@ def test_task_report_is_markdown_once_without_agent_id() -> None:
     assert "**" not in out
 
 
+def test_task_report_already_drawn_by_the_sub_agent_is_not_repeated() -> None:
+    """When the sub-agent's last reply was the report, the Task result does not draw it again."""
+    report = "## Callers\n\n- `billing/run.py`\n- `cli.py`"
+    last = {
+        "type": "assistant",
+        "message": {"id": "msg_sub", "content": [{"type": "text", "text": report}]},
+        "parent_tool_use_id": "toolu_01C",
+    }
+    trailer = {"type": "text", "text": "agentId: a7f3c2e1"}
+    out = render(
+        call("Task", {"description": "Find callers"}),
+        last,
+        result([{"type": "text", "text": report}, trailer]),
+    )
+    assert out.count("• billing/run.py") == 1
+    assert out.splitlines()[-2:] == ["    ⎿ Task  Find callers", "      (report above)"]
+
+
 # -- who is speaking ---------------------------------------------------------------------------
 
 

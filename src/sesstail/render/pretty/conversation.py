@@ -144,6 +144,8 @@ def _assistant_block(memory: Memory, block: Any, stream: str) -> list[Row]:
             raise Malformed
         if not text.strip():
             return []
+        if stream:  # a sub-agent's last words are its report: the Task result repeats them
+            remember(memory.last_words, stream, _fingerprint(text), MAX_STREAMS)
         return [("  ", "  ", None, prose(text))]
     if kind == "thinking":
         thinking = block.get("thinking")
@@ -340,6 +342,10 @@ def _result_text(content: Any) -> str:
     return compact_json(content, SUMMARY_CHARS)
 
 
+def _fingerprint(text: str) -> int:
+    return hash(text.strip(" \t\n"))
+
+
 def _untag_error(text: str) -> str:
     """The message inside ``<tool_use_error>…</tool_use_error>``, or ``text`` as it is."""
     stripped = text.strip(" \t\n")
@@ -385,7 +391,11 @@ def _tool_result(memory: Memory, block: dict[str, Any], adjacent: str | None) ->
         return rows
     text = result_text(name, text)
     if is_report(name) and text.strip():
-        rows.append((first, rest, DIM, prose(text)))
+        if memory.last_words.get(call_id) == _fingerprint(text):
+            # Drawn already, as the sub-agent's last reply: once is enough.
+            rows.append((first, rest, DIM, Text("(report above)", DIM)))
+        else:
+            rows.append((first, rest, DIM, prose(text)))
         return rows
     head, hidden = excerpt(text, RESULT_LINES)
     body = Text("\n".join(head)) if head else Text("(no output)", DIM)

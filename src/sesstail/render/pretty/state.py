@@ -23,6 +23,8 @@ class Memory:
     reply_ids: dict[str, str] = field(default_factory=dict)
     models: dict[str, str] = field(default_factory=dict)
     progress_shown: dict[str, int] = field(default_factory=dict)
+    # The last text each sub-agent said (a fingerprint), to draw its report once.
+    last_words: dict[str, int] = field(default_factory=dict)
     # Permission prompts still open: request id → (tool, tool_use_id), and the other way.
     open_prompts: dict[str, tuple[str, str]] = field(default_factory=dict)
     prompted_calls: dict[str, str] = field(default_factory=dict)
