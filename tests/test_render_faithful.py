@@ -648,3 +648,75 @@ def test_error_mark_does_not_shift_the_first_line() -> None:
         call("Bash", {"command": "make"}), result("make: *** [all] Error 2\nstop", is_error=True)
     )
     assert out.splitlines()[-2:] == ["    ✗ make: *** [all] Error 2", "      stop"]
+
+
+# -- live lines on a terminal ----------------------------------------------------------------
+
+
+def screen(output: str) -> list[str]:
+    """The rows a terminal shows for ``output``, knowing only newline and CR + erase line."""
+    rows = [""]
+    for index, part in enumerate(output.split("\r\x1b[2K")):
+        if index:
+            rows[-1] = ""
+        pieces = part.split("\n")
+        rows[-1] += pieces[0]
+        rows.extend(pieces[1:])
+    return rows[:-1] if rows[-1] == "" else rows
+
+
+def render_live(*objs: dict[str, Any], width: int = 120) -> str:
+    out = io.StringIO()
+    renderer = PrettyRenderer(out, color=False, width=width, live=True)
+    for obj in objs:
+        renderer.message(Message(json.dumps(obj), obj, 0.0))
+    renderer.close()
+    return out.getvalue()
+
+
+def progress(seconds: float, call_id: str = "toolu_01C") -> dict[str, Any]:
+    return {
+        "type": "tool_progress",
+        "tool_use_id": call_id,
+        "tool_name": "Bash",
+        "elapsed_time_seconds": seconds,
+    }
+
+
+@WIDTHS
+def test_live_progress_is_redrawn_and_gone_when_the_result_comes(width: int) -> None:
+    """On a terminal, progress updates one line in place; the result replaces it (none stale)."""
+    out = render_live(
+        call("Bash", {"command": "npm test"}),
+        progress(3),
+        progress(4),
+        {"type": "stream_event", "event": {"type": "ping"}},
+        progress(12),
+        result("12 passing"),
+        width=width,
+    )
+    assert screen(out) == ["● Claude · claude-sonnet-4-5", "  → Bash  npm test", "    ⎿ 12 passing"]
+    assert out.count("still running") == 3
+
+
+def test_live_thinking_counter_updates_one_line() -> None:
+    """thinking_tokens redraws one line with the latest count, which stays when prose follows."""
+    out = render_live(
+        *(
+            {"type": "system", "subtype": "thinking_tokens", "estimated_tokens": n}
+            for n in (10, 300, 1200)
+        ),
+        {"type": "system", "subtype": "status", "status": "requesting"},
+        reply({"type": "text", "text": "Here is the fix."}),
+    )
+    assert screen(out) == [
+        "✻ thinking… (~1,200 tokens so far)",
+        "● Claude · claude-sonnet-4-5",
+        "  Here is the fix.",
+    ]
+
+
+def test_a_live_line_of_another_call_stays() -> None:
+    """A progress line is kept (ended with a newline) when something else is drawn after it."""
+    out = render_live(progress(31, "toolu_X"), user("and also update the docs"))
+    assert screen(out) == ["    ⋯ Bash still running · 31.0 s", "", "❯ and also update the docs"]

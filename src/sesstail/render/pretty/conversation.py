@@ -423,12 +423,13 @@ def tool_progress(memory: Memory, obj: dict[str, Any]) -> list[Row]:
     call_id = string(obj.get("tool_use_id"))
     elapsed = number(obj.get("elapsed_time_seconds")) or 0.0
     step = progress_step(elapsed)
-    if memory.progress_shown.get(call_id, -1) >= step:
+    if memory.progress_shown.get(call_id, -1) >= step and not memory.live:
         return []
     remember(memory.progress_shown, call_id, step, MAX_CALLS)
     call = memory.calls.get(call_id)
     name = string(obj.get("tool_name")) or (call.name if call is not None else "tool")
     line = Text(f"{display_name(name)} still running · {duration(elapsed)}", DIM)
+    line.no_wrap, line.overflow = True, "ellipsis"  # a live line is one row, to redraw it
     return [("    ⋯ ", "      ", DIM, line)]
 
 

@@ -52,6 +52,22 @@ _COLOR_SYSTEMS = {
 
 Handler = Callable[[Memory, dict[str, Any]], list[Row]]
 
+# Carriage return, then erase the line: what redraws a live line in place.
+_ERASE_LINE = "\r\x1b[2K"
+
+
+def _answers(obj: dict[str, Any], call_id: str) -> bool:
+    """Whether a user message holds the result of tool call ``call_id``."""
+    message = obj.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    return isinstance(content, list) and any(
+        isinstance(block, dict)
+        and block.get("type") == "tool_result"
+        and block.get("tool_use_id") == call_id
+        for block in content
+    )
+
+
 _SYSTEM: dict[str, Handler] = {
     "init": system.init,
     "status": system.status,
@@ -111,6 +127,7 @@ class PrettyRenderer:
         timestamps: bool = False,
         label: str | None = None,
         bell: bool | None = None,
+        live: bool | None = None,
     ) -> None:
         self._file = file
         self._console = make_console(file, color=color, width=width)
@@ -135,6 +152,16 @@ class PrettyRenderer:
                 bell = False
         self._bell = bell
         self._gutters: dict[str, Segment] = {}
+        # Live lines, redrawn in place: by default on a terminal showing one session (several
+        # renderers sharing a terminal would redraw each other's lines).
+        if live is None:
+            try:
+                live = file.isatty() and not label
+            except (AttributeError, ValueError):
+                live = False
+        self._memory.live = live
+        # The live line left open (no newline yet): what it shows, and for which call.
+        self._pending: tuple[str, str] | None = None
 
     def message(self, msg: Message) -> None:
         """Draw one message now; never raises for a message's content (only for I/O)."""
@@ -158,6 +185,8 @@ class PrettyRenderer:
             rows = compact_rows(obj)
         if not rows:
             return
+        live_key = self._live_key(kind, subtype, obj) if memory.live else None
+        prefix = self._close_live(kind, obj, live_key) if self._pending is not None else ""
         blank = kind == "result" or (
             kind == "user" and conversation.is_prompt(obj) and not obj.get("parent_tool_use_id")
         )
@@ -172,7 +201,40 @@ class PrettyRenderer:
                 segments = [Segment("· (unreadable message)"), Segment.line()]
         if blank:
             segments.insert(0, Segment.line())
+        if live_key is not None and segments and segments[-1].text == "\n":
+            segments.pop()  # left open, to be redrawn by the next event
+            self._pending = live_key
+        if prefix:
+            segments.insert(0, Segment(prefix))
         self._write(segments)
+
+    @staticmethod
+    def _live_key(kind: Any, subtype: Any, obj: dict[str, Any]) -> tuple[str, str] | None:
+        if kind == "tool_progress":
+            return ("progress", string(obj.get("tool_use_id")))
+        if kind == "system" and subtype == "thinking_tokens":
+            return ("thinking", "")
+        if kind == "system" and subtype == "status" and obj.get("status") == "requesting":
+            return ("requesting", "")
+        return None
+
+    def _close_live(self, kind: Any, obj: dict[str, Any], live_key: tuple[str, str] | None) -> str:
+        """What to write before the next line: erase the open live line (``CR``, erase line)
+        when the new one replaces it, else end it so it stays.
+
+        Erasing only the row the cursor is on is safe: if anything else (a status line on
+        stderr) was written since, the cursor is on a fresh row and the live line stays.
+        """
+        pending = self._pending
+        self._pending = None
+        if pending is None:
+            return ""
+        replaces = live_key == pending or pending[0] == "requesting"
+        if pending[0] == "thinking" and live_key is not None and live_key[0] == "thinking":
+            replaces = True
+        if pending[0] == "progress" and kind == "user":
+            replaces = replaces or _answers(obj, pending[1])
+        return _ERASE_LINE if replaces else "\n"
 
     def _rows(self, kind: Any, subtype: Any, obj: dict[str, Any]) -> list[Row]:
         if kind == "control_request":
@@ -187,8 +249,11 @@ class PrettyRenderer:
         self._file.write("\a")
 
     def close(self) -> None:
-        """Flush the output; nothing is held back between messages."""
-        with contextlib.suppress(ValueError):  # already closed
+        """End an open live line and flush; nothing is held back between messages."""
+        with contextlib.suppress(ValueError, OSError):  # already closed
+            if self._pending is not None:
+                self._file.write(_ERASE_LINE if self._pending[0] == "requesting" else "\n")
+                self._pending = None
             self._file.flush()
 
     def _options(self) -> ConsoleOptions:

@@ -33,6 +33,9 @@ class Memory:
     adjacent_call: str | None = None
     # The live counters folded into one line until something else is drawn.
     folded: str = ""
+    # On a terminal, live lines (tool progress, thinking tokens, "requesting") are redrawn in
+    # place: each event draws its line, which the renderer replaces.
+    live: bool = False
 
     def depth(self, stream: str) -> list[str]:
         """The chain of sub-agent calls ``stream`` runs in, outermost first."""

@@ -87,10 +87,10 @@ def status(memory: Memory, obj: dict[str, Any]) -> list[Row]:
     if value == "compacting":
         rows.append(("", "  ", None, Text("⟳ compacting context…", WARN)))
     elif value == "requesting":
-        if memory.folded == "requesting":
+        if memory.folded == "requesting" and not memory.live:
             return []
         memory.folded = "requesting"
-        rows.append(("", "  ", None, Text("· requesting…", DIM)))
+        rows.append(("", "  ", None, Text("· requesting…", DIM, no_wrap=True)))
     elif isinstance(value, str) and value:
         rows.append(("", "  ", None, Text("· status " + one_line(value, 60), DIM)))
     mode = obj.get("permissionMode")
@@ -102,12 +102,12 @@ def status(memory: Memory, obj: dict[str, Any]) -> list[Row]:
 
 
 def thinking_tokens(memory: Memory, obj: dict[str, Any]) -> list[Row]:
-    if memory.folded == "thinking":
+    if memory.folded == "thinking" and not memory.live:
         return []
     memory.folded = "thinking"
     tokens = number(obj.get("estimated_tokens"))
     text = "✻ thinking…" + (f" (~{count(tokens)} tokens so far)" if tokens is not None else "")
-    return [("", "  ", None, Text(text, DIM))]
+    return [("", "  ", None, Text(text, DIM, no_wrap=True, overflow="ellipsis"))]
 
 
 def compact_boundary(memory: Memory, obj: dict[str, Any]) -> list[Row]:
