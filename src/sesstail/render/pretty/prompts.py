@@ -38,7 +38,8 @@ from sesstail.render.sanitize import clean
 # Black on yellow reads on dark and light backgrounds alike (reverse video of yellow text
 # gives white on yellow on a light theme).
 _TITLE = Style(color="black", bgcolor="yellow", bold=True)
-_BORDER = Style(color="yellow", bold=True)
+# Not bold: many terminals draw bold yellow as bright yellow, faint on a white background.
+_BORDER = Style(color="yellow")
 _REASONS = ("description", "decision_reason", "blocked_path")
 
 

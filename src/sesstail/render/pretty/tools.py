@@ -269,7 +269,7 @@ def _todos(tool_input: Input) -> CallSummary:
 
 def _plan(tool_input: Input) -> CallSummary:
     plan = field(tool_input, "plan")
-    return CallSummary("plan", plural(_line_count(plan), "line") if plan else "")
+    return CallSummary("", f"plan of {plural(_line_count(plan), 'line')}" if plan else "")
 
 
 def _questions(tool_input: Input) -> CallSummary:
