@@ -430,6 +430,24 @@ def test_sub_agents_are_labelled_apart_and_nested() -> None:
     assert len(set(gutters)) == 2
 
 
+def test_interleaved_sub_agents_are_labelled_at_each_switch() -> None:
+    """When sub-agents take turns within one reply, each turn is labelled with its task."""
+
+    def agent(block: dict[str, Any], msg_id: str, parent: str) -> dict[str, Any]:
+        message = {"id": msg_id, "model": "claude-sonnet-4-5", "content": [block]}
+        return {"type": "assistant", "message": message, "parent_tool_use_id": parent}
+
+    grep = {"type": "tool_use", "id": "toolu_G", "name": "Grep", "input": {"pattern": "charge("}}
+    out = render(
+        call("Task", {"description": "Find callers"}, "toolu_A"),
+        call("Task", {"description": "Read the docs"}, "toolu_B"),
+        agent({"type": "text", "text": "Searching."}, "msg_a", "toolu_A"),
+        agent({"type": "text", "text": "Reading."}, "msg_b", "toolu_B"),
+        agent(grep, "msg_a", "toolu_A"),
+    )
+    assert out.splitlines()[-2:] == ["  │ ● agent · Find callers", "  │   → Grep  charge("]
+
+
 @WIDTHS
 def test_user_prompts_are_never_cut(width: int) -> None:
     """A long prompt (one 900-character line and 60 lines) is shown whole, wrapped."""

@@ -54,7 +54,6 @@ from sesstail.render.pretty.tools import (
     display_name,
     is_report,
     result_text,
-    summarise,
 )
 from sesstail.render.sanitize import clean
 
@@ -82,7 +81,10 @@ def assistant(memory: Memory, obj: dict[str, Any]) -> list[Row]:
     stream = parent(obj)
     rows: list[Row] = []
     reply_id = message.get("id")
-    if not isinstance(reply_id, str) or memory.reply_ids.get(stream) != reply_id:
+    # A header again when another agent spoke in between: parallel sub-agents told apart.
+    switched = bool(stream) and memory.last_stream != stream
+    memory.last_stream = stream
+    if switched or not isinstance(reply_id, str) or memory.reply_ids.get(stream) != reply_id:
         rows.append(("", "", None, _reply_header(memory, message, stream)))
         if isinstance(reply_id, str):
             remember(memory.reply_ids, stream, reply_id, MAX_STREAMS)
@@ -363,12 +365,7 @@ def _tool_result(memory: Memory, block: dict[str, Any], adjacent: str | None) ->
     call = memory.calls.get(call_id)
     if call_id != adjacent and call is not None:
         # Not right under its call (parallel calls, a sub-agent in between): say whose.
-        whose = Text(display_name(call.name), DIM_BOLD)
-        main = summarise(call.name, call.input).main
-        if main:
-            whose.append("  " + one_line(main, 200), DIM)
-        whose.no_wrap, whose.overflow = True, "ellipsis"
-        rows.append(("    ⎿ ", "      ", DIM, whose))
+        rows.append(("    ⎿ ", "      ", DIM, call_line(call.name, call.input, quiet=True)))
         first, rest = "      ", "      "
     else:
         first, rest = "    ⎿ ", "      "

@@ -30,6 +30,7 @@ class Memory:
     prompted_calls: dict[str, str] = field(default_factory=dict)
     rung: dict[str, bool] = field(default_factory=dict)
     last_call: str | None = None
+    last_stream: str = ""  # whose reply was drawn last
     adjacent_call: str | None = None
     # The live counters folded into one line until something else is drawn.
     folded: str = ""

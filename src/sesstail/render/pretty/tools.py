@@ -25,6 +25,7 @@ from sesstail.render.pretty.text import (
     BOLD,
     DIFF_LINES,
     DIM,
+    DIM_BOLD,
     MULTIEDIT_EDITS,
     PROMPT_HEAD_LINES,
     PROMPT_TAIL_LINES,
@@ -84,16 +85,17 @@ class Tool:
 class CallLine(Fitted):
     """``Name  main  remark`` on one line; a long path is cut on the left, keeping the file."""
 
-    __slots__ = ("_name", "_summary")
+    __slots__ = ("_name", "_quiet", "_summary")
 
-    def __init__(self, name: str, summary: CallSummary) -> None:
+    def __init__(self, name: str, summary: CallSummary, *, quiet: bool = False) -> None:
         self._name = name
         self._summary = summary
+        self._quiet = quiet  # dim, without the remark: a result's reminder of its call
 
     def fit(self, width: int) -> Text:
         summary = self._summary
         line = Text(no_wrap=True, overflow="ellipsis")
-        line.append(self._name, TOOL_STYLE)
+        line.append(self._name, DIM_BOLD if self._quiet else TOOL_STYLE)
         main = summary.main
         if main:
             first, newline, _ = main.partition("\n")
@@ -101,10 +103,10 @@ class CallLine(Fitted):
             room = width - len(self._name) - 2
             if summary.path and len(main) > room:
                 main = "…" + main[len(main) - max(room - 1, 8) :]
-                line.append("  " + main)
+                line.append("  " + main, DIM if self._quiet else None)
                 return line
-            line.append("  " + main)
-        if summary.remark:
+            line.append("  " + main, DIM if self._quiet else None)
+        if summary.remark and not self._quiet:
             line.append("  " + summary.remark, DIM)
         return line
 
@@ -118,8 +120,8 @@ def display_name(name: str) -> str:
     return clean(name)
 
 
-def call_line(name: str, tool_input: Any) -> CallLine:
-    return CallLine(one_line(display_name(name), 80), summarise(name, tool_input))
+def call_line(name: str, tool_input: Any, *, quiet: bool = False) -> CallLine:
+    return CallLine(one_line(display_name(name), 80), summarise(name, tool_input), quiet=quiet)
 
 
 def prompt_call_line(name: str, tool_input: Any) -> Text:
