@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rich.text import Text
-from textual.widgets import DataTable, RichLog, Static
+from textual.widgets import RichLog, Static
 
 from conftest import ORG, TOKEN, messages
 from sesstail.credentials import Token
@@ -29,6 +28,7 @@ from sesstail.top.follow import Follower, Transport
 from sesstail.top.jsonl import follow_as_json
 from sesstail.top.model import Board
 from sesstail.top.run import parse_statuses, require_terminal, run_top
+from sesstail.top.table import SessionTable
 from sesstail.top.wiring import v1_transport
 
 WAITING = "session_01TopWaiting"
@@ -135,18 +135,12 @@ async def until(condition: Callable[[], bool], within: float = 5.0) -> None:
 
 def cells(app: TopApp) -> dict[str, list[str]]:
     """The table as plain text: session id → its cells."""
-    table = app.query_one("#sessions", DataTable)
-    out: dict[str, list[str]] = {}
-    for row_key in table.rows:
-        assert row_key.value is not None
-        out[row_key.value] = [
-            c.plain if isinstance(c, Text) else str(c) for c in table.get_row(row_key)
-        ]
-    return out
+    table = app.query_one("#sessions", SessionTable)
+    return {key: [c.plain for c in table.cells_of(key)] for key in table.keys}
 
 
 def order(app: TopApp) -> list[str]:
-    return [str(k.value) for k in app.query_one("#sessions", DataTable).rows]
+    return list(app.query_one("#sessions", SessionTable).keys)
 
 
 def make_app(srv: SessionsServer, **options: Any) -> TopApp:
@@ -290,7 +284,7 @@ async def test_the_watch_pane_draws_the_stream_and_comes_back(server: SessionsSe
         assert "line " in text
         await pilot.press("escape")
         await until(lambda: not isinstance(app.screen, WatchScreen))
-        assert app.query_one("#sessions", DataTable).is_mounted
+        assert app.query_one("#sessions", SessionTable).has_focus
 
 
 async def test_remote_text_is_escaped_and_never_markup(server: SessionsServer) -> None:
@@ -302,9 +296,8 @@ async def test_remote_text_is_escaped_and_never_markup(server: SessionsServer) -
         row = cells(app)[HOSTILE]
         assert row[1] == "\\x1b[31m[blink]evil title[/]"
         assert row[4].startswith("\\x1b]0;pwned\\x07[bold red]not markup[/] \\x1b[2J")
-        table = app.query_one("#sessions", DataTable)
-        for cell in table.get_row(HOSTILE):
-            assert "\x1b" not in str(cell)
+        for cell in app.query_one("#sessions", SessionTable).cells_of(HOSTILE):
+            assert "\x1b" not in cell.plain
 
 
 async def test_notify_fires_once_for_the_prompt_and_once_for_the_result(
@@ -567,3 +560,37 @@ async def test_a_failing_list_is_shown_and_the_view_goes_on() -> None:
         summary = str(app.query_one("#summary", Static).render())
         assert "cannot list the sessions: cannot reach api.example: connection refused" in summary
         assert order(app) == [DONE]
+
+
+async def test_a_change_redraws_only_its_own_row_and_keys_move_the_cursor() -> None:
+    """One session's news redraws one line, not the table; up/down/Enter pick rows."""
+
+    def list_sessions() -> list[dict[str, Any]]:
+        return [
+            {"id": f"session_01Row{n}", "title": f"row {n}", "session_status": "idle"}
+            for n in range(3)
+        ]
+
+    async def never(*args: Any) -> Any:
+        raise AssertionError("not called")
+
+    transport = Transport(list_sessions, lambda sid: None, never, never)  # type: ignore[arg-type,return-value]
+    app = TopApp(transport, refresh=60, tick=0.05)
+    async with app.run_test(size=(160, 20)) as pilot:
+        await until(lambda: len(order(app)) == 3)
+        await pilot.pause()
+        table = app.query_one("#sessions", SessionTable)
+        before = table.lines_rendered
+        cancel = {"type": "control_cancel_request", "request_id": "r9"}
+        app.board.apply("session_01Row1", Message(json.dumps(cancel), cancel, time.time()))
+        app.redraw()
+        await pilot.pause()
+        assert table.lines_rendered - before == 1
+        assert cells(app)["session_01Row1"][4] == "permission prompt withdrawn"
+        assert app.selected_id() == order(app)[0]
+        await pilot.press("down", "down", "down", "up")
+        assert app.selected_id() == order(app)[1]
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, WatchScreen))
+        assert isinstance(app.screen, WatchScreen)
+        assert app.screen.session_id == order(app)[1]

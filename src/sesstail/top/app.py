@@ -30,7 +30,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Input, RichLog, Static
+from textual.widgets import Footer, Input, RichLog, Static
 
 from sesstail.control import DEFAULT_DENY_MESSAGE, Decision, allow_response, deny_response
 from sesstail.errors import SesstailError
@@ -50,6 +50,7 @@ from sesstail.top.model import (
     format_duration,
     one_line,
 )
+from sesstail.top.table import SessionTable
 
 # The status filter cycles through these (None: everything but archived sessions).
 FILTERS: tuple[frozenset[str] | None, ...] = (
@@ -103,7 +104,7 @@ def turn_cell(state: SessionState, now: float) -> Text:
     return Text("")
 
 
-def last_cell(state: SessionState, width: int) -> Text:
+def last_cell(state: SessionState) -> Text:
     if state.stream and state.stream not in ("connected", "ended"):
         text = Text("stream: " + state.stream, style="red")
     elif state.status == REQUIRES_ACTION and state.prompts:
@@ -117,21 +118,18 @@ def last_cell(state: SessionState, width: int) -> Text:
         text = Text(activity.text, style=_ACTIVITY_STYLES.get(activity.kind, ""))
     else:
         text = Text("")
-    if width > 0:
-        text.truncate(width, overflow="ellipsis")
     return text
 
 
-def row_cells(state: SessionState, now: float, last_width: int) -> tuple[Text, ...]:
+def row_cells(state: SessionState, now: float) -> tuple[Text, ...]:
     title = Text(state.title or state.session_id)
-    title.truncate(COLUMNS[1][1], overflow="ellipsis")
     cost = Text(format_cost(state.cost_usd), style="red" if state.result_error else "")
     return (
         status_cell(state),
         title,
         Text(state.model, style="dim"),
         turn_cell(state, now),
-        last_cell(state, last_width),
+        last_cell(state),
         cost,
     )
 
@@ -348,6 +346,7 @@ class TopApp(App[int]):
     ENABLE_COMMAND_PALETTE = False  # every action has its key; one less thing to explain
     CSS = """
     #summary { height: 1; padding: 0 1; background: $boost; }
+    #header { height: 1; }
     #sessions { height: 1fr; }
     #said { height: 1; padding: 0 1; }
     """
@@ -381,9 +380,7 @@ class TopApp(App[int]):
         self.follower_options = follower_options or {}
         self.follower: Follower | None = None
         self.notifier: Notifier | None = None
-        self._order: list[str] = []
-        self._cells: dict[str, tuple[Text, ...]] = {}
-        self._last_width = 0
+        self._header_width = -1
         self.said: list[str] = []  # what the status line said, oldest first
         self.redraws = 0
 
@@ -391,7 +388,8 @@ class TopApp(App[int]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="summary")
-        yield DataTable(id="sessions", cursor_type="row", zebra_stripes=False)
+        yield Static(id="header")
+        yield SessionTable(COLUMNS, id="sessions")
         yield Static(id="said")
         yield Footer()
 
@@ -414,56 +412,25 @@ class TopApp(App[int]):
         if driver is not None and not self.is_headless:
             driver.write(data)
 
-    def _last_column_width(self) -> int:
-        fixed = sum(width for _, width in COLUMNS) + 2 * len(COLUMNS) + 2
-        return max(20, self.size.width - fixed)
-
-    def _build_columns(self, table: DataTable[Text]) -> None:
-        """(Re)build the columns for the terminal's width; the rows follow."""
-        width = self._last_column_width()
-        if width == self._last_width and table.columns:
-            return
-        self._last_width = width
-        self._order = []
-        self._cells.clear()
-        table.clear(columns=True)
-        for name, col_width in COLUMNS:
-            table.add_column(name, key=name, width=col_width or width)
-
     # -- drawing ------------------------------------------------------------------------
 
     def redraw(self) -> None:
-        """Bring the table up to date: only cells that changed are touched."""
+        """Bring the rows up to date: only rows that changed are drawn again."""
         self.redraws += 1
         board = self.board
         now = time.time()
         dirty = board.take_dirty()
         shown = board.ordered(self.statuses)
-        order = [s.session_id for s in shown]
-        table: DataTable[Text] = self.query_one("#sessions", DataTable)
-        self._build_columns(table)
-        if order != self._order:
-            selected = self.selected_id()
-            table.clear()
-            self._cells.clear()
-            for state in shown:
-                cells = row_cells(state, now, self._last_width)
-                self._cells[state.session_id] = cells
-                table.add_row(*cells, key=state.session_id)
-            self._order = order
-            if selected in order:
-                table.move_cursor(row=order.index(selected))
+        table = self.query_one("#sessions", SessionTable)
+        if table.size.width != self._header_width:
+            self._header_width = table.size.width
+            self.query_one("#header", Static).update(table.header())
+        if [s.session_id for s in shown] != table.keys:
+            table.set_rows([(s.session_id, row_cells(s, now)) for s in shown])
         else:
             for state in shown:
-                sid = state.session_id
-                if sid not in dirty and state.turn_started is None:
-                    continue
-                cells = row_cells(state, now, self._last_width)
-                before = self._cells.get(sid)
-                for index, (name, _) in enumerate(COLUMNS):
-                    if before is None or before[index] != cells[index]:
-                        table.update_cell(sid, name, cells[index])
-                self._cells[sid] = cells
+                if state.session_id in dirty or state.turn_started is not None:
+                    table.update_row(state.session_id, row_cells(state, now))
         if dirty or self.redraws % 4 == 1:
             self._draw_summary()
         screen = self.screen
@@ -496,16 +463,12 @@ class TopApp(App[int]):
     # -- choosing a session -------------------------------------------------------------
 
     def selected_id(self) -> str | None:
-        table = self.query_one("#sessions", DataTable)
-        if not self._order or table.cursor_row < 0 or table.cursor_row >= len(self._order):
-            return None
-        return self._order[table.cursor_row]
+        return self.query_one("#sessions", SessionTable).selected
 
     def select(self, session_id: str) -> None:
         """Put the cursor on a session's row (for tests and for coming back)."""
         self.redraw()
-        if session_id in self._order:
-            self.query_one("#sessions", DataTable).move_cursor(row=self._order.index(session_id))
+        self.query_one("#sessions", SessionTable).select(session_id)
 
     def _target(self) -> str | None:
         """The session an action is about: the watched one, else the row under the cursor."""
@@ -515,8 +478,8 @@ class TopApp(App[int]):
 
     # -- actions ------------------------------------------------------------------------
 
-    @on(DataTable.RowSelected, "#sessions")
-    def _row_chosen(self, event: DataTable.RowSelected) -> None:
+    @on(SessionTable.Chosen, "#sessions")
+    def _row_chosen(self, event: SessionTable.Chosen) -> None:
         self.action_watch()
 
     def action_watch(self) -> None:
