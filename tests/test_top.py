@@ -594,3 +594,19 @@ async def test_a_change_redraws_only_its_own_row_and_keys_move_the_cursor() -> N
         await until(lambda: isinstance(app.screen, WatchScreen))
         assert isinstance(app.screen, WatchScreen)
         assert app.screen.session_id == order(app)[1]
+
+
+@pytest.mark.parametrize(("key", "code"), [("q", 0), ("ctrl+c", 130)])
+async def test_q_quits_with_0_and_ctrl_c_with_130(
+    server: SessionsServer, key: str, code: int
+) -> None:
+    """q ends top normally; Ctrl-C ends it as an interrupted command, and every stream closes."""
+    app = make_app(server)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await until(lambda: status_of(app, WAITING) == "NEEDS YOU")
+        await pilot.press(key)
+        await pilot.pause()
+    assert app.return_value == code
+    assert app.return_code == code
+    assert app.follower is not None
+    assert app.follower.streams == {}

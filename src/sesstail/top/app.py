@@ -357,6 +357,8 @@ class TopApp(App[int]):
         Binding("f", "filter", "filter"),
         Binding("r", "refresh", "refresh"),
         Binding("q", "quit", "quit"),
+        # As in any command: Ctrl-C ends it, with 130 (Textual only hints at Ctrl-Q).
+        Binding("ctrl+c", "quit_interrupted", show=False, priority=True),
     ]
 
     def __init__(
@@ -567,8 +569,14 @@ class TopApp(App[int]):
         self.say(f"interrupted {state.label}")
 
     async def action_quit(self) -> None:
+        await self._leave(0)
+
+    async def action_quit_interrupted(self) -> None:
+        await self._leave(130)
+
+    async def _leave(self, code: int) -> None:
         if self.follower is not None:
             await self.follower.aclose()
         if self.notifier is not None:
             self.notifier.close(0.5)
-        self.exit(0)
+        self.exit(code, return_code=code)
