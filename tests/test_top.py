@@ -298,6 +298,13 @@ async def test_remote_text_is_escaped_and_never_markup(server: SessionsServer) -
         assert row[4].startswith("\\x1b]0;pwned\\x07[bold red]not markup[/] \\x1b[2J")
         for cell in app.query_one("#sessions", SessionTable).cells_of(HOSTILE):
             assert "\x1b" not in cell.plain
+        app.select(HOSTILE)
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, WatchScreen) and app.screen.drawn >= 2)
+        log = app.screen.query_one("#watch-log", RichLog)
+        drawn = "\n".join(strip.text for strip in log.lines)
+        assert "\\x1b]0;pwned\\x07[bold red]not markup[/] \\x1b[2J" in drawn
+        assert "\x1b" not in drawn
 
 
 async def test_notify_fires_once_for_the_prompt_and_once_for_the_result(

@@ -575,6 +575,8 @@ class TopApp(App[int]):
         await self._leave(130)
 
     async def _leave(self, code: int) -> None:
+        # The refresh loop first, so that it cannot start a stream on the way out.
+        self.workers.cancel_group(self, "follower")
         if self.follower is not None:
             await self.follower.aclose()
         if self.notifier is not None:
