@@ -91,6 +91,9 @@ class Follower:
         except SesstailError as exc:
             self.board.list_error = one_line(exc.message, 200)
             self.board.touch("")
+        except Exception as exc:  # a bug must not end the view: say it, keep refreshing
+            self.board.list_error = f"listing failed: {type(exc).__name__}"
+            self.board.touch("")
         else:
             if self.board.list_error:
                 self.board.list_error = ""
