@@ -406,3 +406,22 @@ async def test_lines_that_are_not_messages_are_reported_and_skipped(tmp_path: Pa
     assert [text_of(m) for m in got] == ["before", "after"]
     assert len(warnings) == 3
     assert warnings[0].startswith("s.jsonl: not valid JSON: 'not json'")
+
+
+async def test_sub_agent_files_of_the_older_layout_beside_the_transcript(tmp_path: Path) -> None:
+    """Versions 2.0.24+ wrote agent-<id>.jsonl beside the transcript: one whose lines name
+    this session is followed (also when it appears later); another session's is not."""
+    sid = "9a8b7c6d-1e2f-4a3b-8c4d-5e6f7a8b9c0d"
+    path = tmp_path / f"{sid}.jsonl"
+    main = TranscriptWriter(path, sid, clock=100.0)
+    main.prompt("main")
+    other = TranscriptWriter(tmp_path / "agent-x1.jsonl", "someone-else", agent_id="x1")
+    other.write(other.envelope("user", message={"role": "user", "content": "not ours"}))
+    async with Follower(session(path)) as follower:
+        await follower.count(1)
+        ours = TranscriptWriter(tmp_path / "agent-y2.jsonl", sid, agent_id="y2")
+        ours.write(ours.envelope("user", message={"role": "user", "content": "ours"}))
+        await follower.count(2)
+        await settle()
+    assert follower.texts() == ["main", "ours"]
+    assert isinstance(follower.messages[1].obj["parent_tool_use_id"], str)

@@ -3,6 +3,7 @@
 ``LocalSession(path).messages()`` yields the transcript from the start (or its last N
 messages, or those since a time, or nothing old at all), then every line as it is written,
 from the main file and from each sub-agent's file (``<session-id>/subagents/agent-*.jsonl``,
+or ``agent-*.jsonl`` beside the transcript naming its session, as 2.0.24 to 2.0.x wrote them;
 found as they appear), each line read through ``sesstail.local.transcript``.
 
 A short poll, not a file-watching library. Every poll is an ``os.stat`` per file (about 2 µs
@@ -32,6 +33,7 @@ import contextlib
 import heapq
 import math
 import os
+import re
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -181,6 +183,41 @@ class _Tail:
             start = end + 1
 
 
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_HEAD = 64 * 1024
+
+
+def _agent_files(directory: Path) -> list[Path]:
+    try:
+        names = sorted(
+            e.name
+            for e in os.scandir(directory)
+            if e.name.startswith("agent-") and e.name.endswith(".jsonl")
+        )
+    except OSError:
+        return []
+    return [directory / name for name in names]
+
+
+def _session_of(path: Path) -> str | None:
+    """The ``sessionId`` of a sub-agent file's first line; "" if it has none; None if no
+    whole first line is there yet."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(_HEAD)
+    except OSError:
+        return None
+    first, newline, _ = head.partition(b"\n")
+    if not newline:
+        return None if len(head) < _HEAD else ""
+    try:
+        obj = loads(first.decode("utf-8", "replace"), exact=False)
+    except ValueError:
+        return ""
+    owner = obj.get("sessionId") if isinstance(obj, dict) else None
+    return owner if isinstance(owner, str) else ""
+
+
 class LocalSession:
     """A local session's messages, as a ``MessageSource`` (``sesstail.watch``).
 
@@ -264,24 +301,25 @@ class LocalSession:
     def _restarted(self, path: Path) -> None:
         self.warn(f"{path.name} was truncated or replaced: reading it again from the start")
 
-    def _discover(self, tails: list[_Tail], known: set[Path]) -> bool:
-        """Add the sub-agent files that appeared; whether there were any."""
-        try:
-            names = sorted(
-                e.name
-                for e in os.scandir(self.subagents)
-                if e.name.startswith("agent-") and e.name.endswith(".jsonl")
-            )
-        except OSError:
-            return False
-        added = False
-        for name in names:
-            path = self.subagents / name
+    def _discover(self, tails: list[_Tail], known: set[Path]) -> None:
+        """Add the sub-agent files that appeared: in ``<session-id>/subagents/``, and (as
+        versions 2.0.24 to 2.0.x wrote them) ``agent-*.jsonl`` beside the transcript whose
+        lines name this session."""
+        for path in _agent_files(self.subagents):
             if path not in known:
                 known.add(path)
                 tails.append(_Tail(path, len(tails)))
-                added = True
-        return added
+        if not _UUID.fullmatch(self.transcript.stem):
+            return  # any file anywhere: its neighbours are no sub-agents of it
+        for path in _agent_files(self.transcript.parent):
+            if path in known:
+                continue
+            owner = _session_of(path)
+            if owner is None:
+                continue  # nothing whole written yet: look again next time
+            known.add(path)
+            if owner == self.transcript.stem:
+                tails.append(_Tail(path, len(tails)))
 
     def _backlog(
         self, tails: list[_Tail], mapper: TranscriptMapper, seen: SeenIds
