@@ -536,7 +536,7 @@ def test_failing_hook_stands_out_passing_hook_is_one_dim_line() -> None:
 
 def test_live_counters_are_folded() -> None:
     """thinking_tokens and status requesting draw one line per run, not one per event."""
-    events = [
+    events: list[dict[str, Any]] = [
         {"type": "system", "subtype": "status", "status": "requesting"},
         *(
             {"type": "system", "subtype": "thinking_tokens", "estimated_tokens": n}

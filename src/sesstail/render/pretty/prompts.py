@@ -82,7 +82,7 @@ def control_request(
             kind = string(request.get("dialog_kind"))
             if kind:
                 line.append(" · " + one_line(kind, 40), DIM)
-            line.append(" · a question for the user; answer it in Claude Code", WARN)
+            line.append(" · a question for the user, not shown here", WARN)
         return [("", "  ", None, line)]
     name = string(request.get("tool_name")) or "?"
     tool_use_id = string(request.get("tool_use_id"))
