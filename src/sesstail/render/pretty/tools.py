@@ -29,7 +29,6 @@ from sesstail.render.pretty.text import (
     MULTIEDIT_EDITS,
     PROMPT_HEAD_LINES,
     PROMPT_TAIL_LINES,
-    RESULT_LINES,
     TOOL_STYLE,
     compact_json,
     excerpt,
@@ -39,7 +38,6 @@ from sesstail.render.pretty.text import (
     number,
     one_line,
     plural,
-    string,
 )
 from sesstail.render.sanitize import clean
 
@@ -350,10 +348,6 @@ def _notebook_body(tool_input: Input, whole: bool) -> list[RenderableType]:
     return [_lines(source, _ADDED, whole, DIFF_LINES, "+ ")]
 
 
-def _bash_body(tool_input: Input, whole: bool) -> list[RenderableType]:
-    return []
-
-
 def _web_fetch_body(tool_input: Input, whole: bool) -> list[RenderableType]:
     prompt = field(tool_input, "prompt")
     if not whole or not prompt:
@@ -458,7 +452,7 @@ def _report_result(text: str) -> str:
     return "\n".join(kept).rstrip(" \t\n")
 
 
-_BASH = Tool(_bash, _bash_body)
+_BASH = Tool(_bash)
 _READ = Tool(_path("file_path", _read_remark), result=_read_result)
 _MCP = Tool(_arguments_only, _arguments_body)
 _UNKNOWN = Tool(_arguments_only, _arguments_body)
@@ -504,11 +498,3 @@ def result_text(name: str, text: str) -> str:
 
 def is_report(name: str) -> bool:
     return tool_for(name).report
-
-
-def result_lines() -> int:
-    return RESULT_LINES
-
-
-def name_of(block: dict[str, Any]) -> str:
-    return string(block.get("name")) or "?"
