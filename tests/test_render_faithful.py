@@ -289,6 +289,8 @@ def test_read_result_says_how_many_lines_and_reminders_are_hidden() -> None:
     )
     lines = render(call("Read", {"file_path": "/srv/a.py"}), result(numbered)).splitlines()
     assert lines[-1] == "    ⎿ read 40 lines"
+    tabbed = "".join(f"{n:>6}\tline {n}\n" for n in range(1, 4))
+    assert render(call("Read", {"file_path": "/a"}), result(tabbed)).endswith("⎿ read 3 lines\n")
     out = render(
         call("Bash", {"command": "ls"}),
         result("a.py\n<system-reminder>be careful</system-reminder>"),

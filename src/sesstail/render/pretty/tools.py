@@ -434,13 +434,16 @@ def _arguments_body(tool_input: Input, whole: bool) -> list[RenderableType]:
 
 
 def _read_result(text: str) -> str:
-    """A Read result without its ``   12→`` line numbers: a count says what was read."""
+    """A Read result without its ``   12→`` (or ``   12<TAB>``) line numbers: a count says
+    what was read."""
     lines = text.split("\n")
     numbered = 0
     for line in lines:
-        head, arrow, _ = line.partition("→")
-        if arrow and head.strip(" ").isdigit():
-            numbered += 1
+        for mark in ("→", "\t"):
+            head, found, _ = line.partition(mark)
+            if found and head.strip(" ").isdigit():
+                numbered += 1
+                break
     if numbered and numbered >= len([line for line in lines if line.strip(" ")]) - 1:
         return f"read {plural(numbered, 'line')}"
     return text
