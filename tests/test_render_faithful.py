@@ -299,6 +299,18 @@ def test_read_result_says_how_many_lines_and_reminders_are_hidden() -> None:
     assert "careful" not in out
 
 
+def test_edit_result_drops_the_numbered_snippet() -> None:
+    """An Edit's result says the file was updated, without the cat -n snippet of the file."""
+    text = (
+        "The file /srv/a.py has been updated. Here's the result of running `cat -n` on a "
+        "snippet of the edited file:\n     8→def f():\n     9→    return 2"
+    )
+    edit = {"file_path": "/srv/a.py", "old_string": "return 1", "new_string": "return 2"}
+    out = render(call("Edit", edit), result(text))
+    assert out.splitlines()[-1] == "    ⎿ The file /srv/a.py has been updated."
+    assert "→def" not in out
+
+
 def test_task_report_is_markdown_once_without_agent_id() -> None:
     """A Task's result is its report drawn as Markdown, once; the agentId trailer is not shown."""
     report = [

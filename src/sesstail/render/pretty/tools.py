@@ -449,6 +449,13 @@ def _read_result(text: str) -> str:
     return text
 
 
+def _edit_result(text: str) -> str:
+    """An edit's result without the numbered snippet of the file the tool appends (the diff
+    above already says what changed)."""
+    head, found, _ = text.partition(" Here's the result of running `cat -n`")
+    return head if found else text
+
+
 def _report_result(text: str) -> str:
     """A sub-agent's report without the ``agentId: …`` trailer the tool adds."""
     kept = [line for line in text.split("\n") if not line.startswith("agentId:")]
@@ -468,8 +475,8 @@ TOOLS: dict[str, Tool] = {
     "KillShell": Tool(lambda i: CallSummary(one_line(field(i, "shell_id"), 80))),
     "Read": _READ,
     "Write": Tool(_path("file_path", _write_remark), _write_body),
-    "Edit": Tool(_path("file_path", _edit_remark), _edit_body),
-    "MultiEdit": Tool(_path("file_path", _multiedit_remark), _multiedit_body),
+    "Edit": Tool(_path("file_path", _edit_remark), _edit_body, result=_edit_result),
+    "MultiEdit": Tool(_path("file_path", _multiedit_remark), _multiedit_body, result=_edit_result),
     "NotebookEdit": Tool(_path("notebook_path", _notebook_remark), _notebook_body),
     "NotebookRead": Tool(_path("notebook_path")),
     "Grep": Tool(_search),
