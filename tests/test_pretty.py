@@ -627,6 +627,14 @@ KEYS = st.sampled_from(
         "name",
         "tool_use_id",
         "status",
+        "modelUsage",
+        "permission_denials",
+        "compactMetadata",
+        "data",
+        "isMeta",
+        "isSynthetic",
+        "estimated_tokens",
+        "exit_code",
     ]
 )
 TYPES = st.sampled_from(
@@ -641,6 +649,9 @@ TYPES = st.sampled_from(
         "control_response",
         "control_cancel_request",
         "stream_event",
+        "env_manager_log",
+        "post_turn_summary",
+        "conversation_reset",
         "zzz",
     ]
 )
