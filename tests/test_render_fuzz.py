@@ -79,3 +79,43 @@ def test_a_prompted_command_is_shown_whole(command: str, width: int) -> None:
     inside = "".join(line[1:-1] for line in drawn.splitlines() if line.startswith("┃"))
     expected = clean(command.strip(" \t\n"))
     assert re.sub(r"\s", "", expected) in re.sub(r"\s", "", inside)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(alphabet=CONTROLS + "ab"),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+FIELDS = st.sampled_from(
+    ["status", "content", "data", "message", "compact_metadata", "compactMetadata", "hook_name",
+     "exit_code", "outcome", "stderr", "estimated_tokens", "status_category", "needs_action",
+     "goal", "new_conversation_id", "state", "modelUsage", "permission_denials", "errors",
+     "is_error", "terminal_reason", "cost_usd", "attempt", "rate_limit_info", "task_id"]
+)  # fmt: skip
+SUBTYPES = st.sampled_from(
+    ["init", "status", "compact_boundary", "api_retry", "task_started", "task_notification",
+     "task_progress", "thinking_tokens", "hook_started", "hook_response", "informational",
+     "local_command_output", "post_turn_summary", "active_goal", "autocompact_state",
+     "turn_handoff_available", "conversation_reset", "session_state_changed"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    kind=st.sampled_from(["system", "result", "env_manager_log", "rate_limit_event"]),
+    subtype=SUBTYPES,
+    fields=st.dictionaries(FIELDS, JSON, max_size=5),
+    live=st.booleans(),
+)
+def test_status_lines_never_raise_nor_leak_a_control(
+    kind: str, subtype: str, fields: dict[str, object], live: bool
+) -> None:
+    """Every status family, fed junk of any shape (controls in its text), draws without raising."""
+    obj = {**fields, "type": kind, "subtype": subtype}
+    out = io.StringIO()
+    renderer = PrettyRenderer(out, color=False, width=60, live=live)
+    renderer.message(Message(json.dumps(obj, default=str), obj, 0.0))
+    renderer.close()
+    assert UNSAFE.search(out.getvalue().replace("\r\x1b[2K", "")) is None
