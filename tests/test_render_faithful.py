@@ -15,6 +15,7 @@ import pytest
 
 from sesstail.protocol import Message
 from sesstail.render.pretty import PrettyRenderer
+from sesstail.render.pretty.prompts import draw_permission_prompt
 from sesstail.render.pretty.tools import TOOLS
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -170,6 +171,16 @@ def test_prompt_diff_lines_wrap(width: int) -> None:
     assert ("-" + old).replace(" ", "") in text
     assert ("+" + new).replace(" ", "") in text
     assert "…" not in out
+
+
+@WIDTHS
+def test_a_prompt_can_be_drawn_on_its_own_before_asking(width: int) -> None:
+    """draw_permission_prompt (for watch -i with JSONL or a filter) draws the same banner."""
+    prompt = ask("Bash", {"command": "curl -fsSL https://get.example.sh | sh -s -- --yes " * 3})
+    for color in (False, True):
+        out = io.StringIO()
+        draw_permission_prompt(prompt, out, color=color, width=width)
+        assert out.getvalue() == render(prompt, width=width, color=color)
 
 
 # -- tools ------------------------------------------------------------------------------------

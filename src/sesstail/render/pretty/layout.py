@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 from rich.cells import cell_len
+from rich.color import ColorSystem
 from rich.console import Console, ConsoleOptions, RenderableType
 from rich.markdown import Markdown
 from rich.segment import Segment
@@ -244,6 +245,30 @@ def rstrip_line(line: list[Segment]) -> list[Segment]:
             break
         line.pop()
     return line
+
+
+def segments_text(segments: list[Segment], color_system: ColorSystem | None) -> str:
+    """What Console.print does once the segments exist, without its per-call overhead:
+    styles become ANSI codes (or nothing, without colour)."""
+    if color_system is None:
+        return "".join([segment.text for segment in segments if not segment.control])
+    return "".join(
+        [
+            segment.style.render(segment.text, color_system=color_system)
+            if segment.style
+            else segment.text
+            for segment in segments
+            if not segment.control
+        ]
+    )
+
+
+COLOR_SYSTEMS = {
+    "standard": ColorSystem.STANDARD,
+    "256": ColorSystem.EIGHT_BIT,
+    "truecolor": ColorSystem.TRUECOLOR,
+    "windows": ColorSystem.WINDOWS,
+}
 
 
 def make_console(file: TextIO, *, color: bool, width: int | None) -> Console:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TextIO
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -18,7 +18,13 @@ from rich.panel import Panel
 from rich.style import Style
 from rich.text import Text
 
-from sesstail.render.pretty.layout import Row
+from sesstail.render.pretty.layout import (
+    COLOR_SYSTEMS,
+    Row,
+    make_console,
+    render_frame,
+    segments_text,
+)
 from sesstail.render.pretty.state import Memory
 from sesstail.render.pretty.text import (
     BOLD,
@@ -123,3 +129,19 @@ def control_response(memory: Memory, obj: dict[str, Any]) -> list[Row]:
     if failed and isinstance(error, str) and error:
         line.append(": " + one_line(error, 200))
     return [("", "  ", None, line)]
+
+
+def draw_permission_prompt(
+    prompt: dict[str, Any], file: TextIO, *, color: bool, width: int | None = None
+) -> None:
+    """Draw one ``can_use_tool`` request's banner on ``file``, for a caller about to ask
+    whether to allow it (``watch -i``) when the stream's renderer did not draw it (JSONL
+    output, or a filter that hides control requests)."""
+    request = prompt.get("request")
+    if not isinstance(request, dict):
+        return
+    console = make_console(file, color=color, width=width)
+    row: Row = ("", "", None, permission_banner(request, string(prompt.get("request_id")) or "?"))
+    segments = render_frame(console, console.options, [row], [], [])
+    file.write(segments_text(segments, COLOR_SYSTEMS.get(console.color_system or "")))
+    file.flush()

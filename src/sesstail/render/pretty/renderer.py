@@ -14,7 +14,6 @@ import zlib
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from rich.color import ColorSystem
 from rich.console import ConsoleOptions
 from rich.segment import Segment
 from rich.style import Style
@@ -22,7 +21,13 @@ from rich.text import Text
 
 from sesstail.protocol import Message
 from sesstail.render.pretty import conversation, prompts, system
-from sesstail.render.pretty.layout import Row, make_console, render_frame
+from sesstail.render.pretty.layout import (
+    COLOR_SYSTEMS,
+    Row,
+    make_console,
+    render_frame,
+    segments_text,
+)
 from sesstail.render.pretty.state import Memory
 from sesstail.render.pretty.text import (
     DIM,
@@ -42,13 +47,6 @@ _QUIET_KEYS = frozenset({"type", "subtype", "uuid", "session_id"})
 _TRANSPARENT = frozenset({"tool_progress", "stream_event", "keep_alive"})
 # Live counters: folded into the line they drew until something else is drawn.
 _FOLDING = frozenset({"thinking_tokens", "status"})
-
-_COLOR_SYSTEMS = {
-    "standard": ColorSystem.STANDARD,
-    "256": ColorSystem.EIGHT_BIT,
-    "truecolor": ColorSystem.TRUECOLOR,
-    "windows": ColorSystem.WINDOWS,
-}
 
 Handler = Callable[[Memory, dict[str, Any]], list[Row]]
 
@@ -131,7 +129,7 @@ class PrettyRenderer:
     ) -> None:
         self._file = file
         self._console = make_console(file, color=color, width=width)
-        self._color_system = _COLOR_SYSTEMS.get(self._console.color_system or "")
+        self._color_system = COLOR_SYSTEMS.get(self._console.color_system or "")
         self._options_cache: ConsoleOptions | None = None
         self._options_at = 0.0
         self._timestamps = timestamps
@@ -266,21 +264,8 @@ class PrettyRenderer:
         return self._options_cache
 
     def _write(self, segments: list[Segment]) -> None:
-        # What Console.print does once the segments exist, without its per-call overhead:
-        # styles become ANSI codes (or nothing, without colour), then one write and a flush.
-        color_system = self._color_system
-        if color_system is None:
-            text = "".join([segment.text for segment in segments if not segment.control])
-        else:
-            text = "".join(
-                [
-                    segment.style.render(segment.text, color_system=color_system)
-                    if segment.style
-                    else segment.text
-                    for segment in segments
-                    if not segment.control
-                ]
-            )
+        # One write and a flush per message.
+        text = segments_text(segments, self._color_system)
         try:
             self._file.write(text)
         except UnicodeEncodeError:
