@@ -375,6 +375,17 @@ def test_text_the_human_did_not_type_is_not_a_prompt(extra: dict[str, Any], labe
     assert out.splitlines()[:2] == [f"◇ {label}", "  Stop hook: run the linter before finishing"]
 
 
+def test_system_reminders_in_a_prompt_are_not_the_users_words() -> None:
+    """A <system-reminder> block in a prompt is left out; one alone is a dim labelled line."""
+    blocks = [
+        {"type": "text", "text": "<system-reminder>The todo list is empty.</system-reminder>"},
+        {"type": "text", "text": "now add the retry test"},
+    ]
+    out = render(user(blocks), user(blocks[:1]))
+    assert out.splitlines()[1:] == ["❯ now add the retry test", "◇ system reminder"]
+    assert "todo list" not in out
+
+
 def test_slash_commands_show_as_commands_and_caveats_are_hidden() -> None:
     """A <command-name> prompt is the slash command; a local-command caveat draws nothing."""
     command = (

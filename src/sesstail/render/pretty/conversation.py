@@ -218,7 +218,12 @@ def is_prompt(obj: dict[str, Any]) -> bool:
     content = message.get("content")
     return isinstance(content, str) or (
         isinstance(content, list)
-        and any(isinstance(b, dict) and b.get("type") == "text" for b in content)
+        and any(
+            isinstance(b, dict)
+            and b.get("type") == "text"
+            and not field(b, "text").startswith("<system-reminder>")
+            for b in content
+        )
     )
 
 
@@ -271,6 +276,10 @@ def _prompt_rows(obj: dict[str, Any], text: str, *, replay: bool, sub_agent: boo
     command = _slash_command(text)
     if command is not None:
         return command
+    # Reminders the client adds to a prompt are not the human's words.
+    text, reminders = drop_tagged(text, "system-reminder")
+    if reminders and not text.strip(" \t\n"):
+        return [("◇ ", "  ", DIM, Text(f"system reminder{'s' if reminders > 1 else ''}", DIM_BOLD))]
     if sub_agent:
         lines, hidden = excerpt(text, SUBAGENT_PROMPT_LINES, cut=False)
     else:  # the human's words: whole, never cut
