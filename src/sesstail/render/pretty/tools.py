@@ -68,13 +68,15 @@ class Tool:
     ``summary``: the call line's key input. ``body``: what goes under the call line (called
     with ``whole=True`` in a permission prompt). ``result``: the result's text as it is worth
     showing (Read's line numbers gone). ``report``: the result is a report, drawn as Markdown.
+    ``body_says_all``: in a prompt, the body alone (the key input would repeat it).
     """
 
     summary: Summarise
     body: Body | None = None
     result: ResultText | None = None
     report: bool = False
-    label: str = ""
+    # In a prompt the body may say all the key input says (AskUserQuestion's questions).
+    body_says_all: bool = False
 
 
 # -- call lines -----------------------------------------------------------------------------------
@@ -130,7 +132,7 @@ def prompt_call_line(name: str, tool_input: Any) -> Text:
     line.append(display_name(name), TOOL_STYLE)
     if summary.remark:
         line.append("  " + summary.remark, DIM)
-    if summary.main:
+    if summary.main and not (isinstance(tool_input, dict) and tool_for(name).body_says_all):
         line.append("\n" + summary.main)
     return line
 
@@ -489,7 +491,7 @@ TOOLS: dict[str, Tool] = {
     "Agent": _TASK,
     "TodoWrite": Tool(_todos, _todo_body),
     "ExitPlanMode": Tool(_plan, _plan_body),
-    "AskUserQuestion": Tool(_questions, _questions_body),
+    "AskUserQuestion": Tool(_questions, _questions_body, body_says_all=True),
     "Skill": Tool(_skill),
     "SlashCommand": Tool(_skill),
 }
