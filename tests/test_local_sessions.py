@@ -182,11 +182,16 @@ async def test_the_demo_writes_a_session_that_a_follower_sees_live(tmp_path: Pat
     writing = asyncio.create_task(write_demo_session(path, pause=0.05))
     got = []
     seen_before_end = False
-    async for msg in LocalSession(path, poll=0.02, history_is_backfill=False).messages():
-        got.append(msg)
-        seen_before_end = seen_before_end or not writing.done()
-        if msg.obj["type"] == "result":
-            break
+
+    async def follow() -> None:
+        nonlocal seen_before_end
+        async for msg in LocalSession(path, poll=0.02, history_is_backfill=False).messages():
+            got.append(msg)
+            seen_before_end = seen_before_end or not writing.done()
+            if msg.obj["type"] == "result":
+                return
+
+    await asyncio.wait_for(follow(), 10)
     await writing
     kinds = [m.obj["type"] for m in got]
     assert seen_before_end

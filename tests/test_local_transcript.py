@@ -159,6 +159,7 @@ def test_bookkeeping_lines_are_hidden_and_lean() -> None:
         },
         {"type": "queue-operation", "operation": "enqueue", "sessionId": SID, "content": "x"},
         {"type": "summary", "summary": "Fix the test", "leafUuid": "l"},
+        line("attachment", "t1", attachment={"type": "todo_reminder", "content": []}),
         line("progress", "p1", data={"type": "hook_progress", "hookEvent": "PostToolUse"}),
         line(
             "progress", "p2", data={"type": "bash_progress", "output": "…", "elapsedTimeSeconds": 3}
@@ -167,11 +168,12 @@ def test_bookkeeping_lines_are_hidden_and_lean() -> None:
     ]
     mapped = [mapper.map(obj) for obj in hidden]
     assert all(m.hidden for m in mapped)
-    assert mapped[3].obj["type"] == "progress"
-    assert mapped[3].obj["subtype"] == "hook_progress"
-    assert "cwd" not in mapped[3].obj
-    assert "gitBranch" not in mapped[3].obj
-    assert mapped[3].obj["data"]["hookEvent"] == "PostToolUse"
+    hook = mapped[4].obj
+    assert hook["type"] == "progress"
+    assert hook["subtype"] == "hook_progress"
+    assert "cwd" not in hook
+    assert "gitBranch" not in hook
+    assert hook["data"]["hookEvent"] == "PostToolUse"
 
 
 def test_a_failing_stop_hook_is_shown() -> None:
@@ -304,12 +306,16 @@ def test_an_interrupted_turn_ends_as_interrupted() -> None:
     assert second.obj["subtype"] == "success"
 
 
-def test_unknown_types_pass_as_they_are() -> None:
-    """A type this mapping does not know is kept (shown compactly), never hidden."""
+def test_unknown_types_pass_as_they_are_less_the_envelope() -> None:
+    """A type this mapping does not hide (custom-title, or one to come) is kept and shown,
+    without the fields every line carries (cwd, version, …) so its one line says what it is."""
     obj = line("custom-title", "x", customTitle="Checkout bug")
     mapped = TranscriptMapper().map(obj)
     assert isinstance(mapped, Mapped)
     assert mapped.obj["customTitle"] == "Checkout bug"
+    assert mapped.obj["session_id"] == SID
+    assert "cwd" not in mapped.obj
+    assert "version" not in mapped.obj
     assert not mapped.hidden
 
 

@@ -29,9 +29,10 @@ a ``user`` line of ``<command-name>`` or    the caveat before them (``isMeta``) 
 ``<local-command-stdout>``)                 bookkeeping
 other ``progress``, ``file-history-         bookkeeping: ``hidden`` (shown with ``-v``, or
 snapshot``, ``queue-operation``,            when a ``-t`` pattern names it); ``progress``
-``summary``, ``system/stop_hook_summary``   gets ``subtype`` = its ``data.type``, so
-                                            ``-t progress/hook_progress`` names one kind
-anything else                               as is (shown compactly, never dropped)
+``summary``, ``attachment``, a passing      gets ``subtype`` = its ``data.type``, so
+``system/stop_hook_summary``                ``-t progress/hook_progress`` names one kind
+anything else (``custom-title``, …)         as is, less the fields every line carries
+                                            (shown compactly, never dropped)
 ==========================================  ===================================================
 
 Each line's ``timestamp`` is the message's time (``Mapped.at``). One line is one message, never
@@ -50,9 +51,19 @@ from typing import Any
 
 # Types only transcripts have: a line of one of these is a transcript line, whatever else.
 TRANSCRIPT_ONLY_TYPES = frozenset(
-    {"progress", "file-history-snapshot", "queue-operation", "summary"}
+    {
+        "progress",
+        "file-history-snapshot",
+        "queue-operation",
+        "summary",
+        "attachment",
+        "custom-title",
+    }
 )
-_BOOKKEEPING_TYPES = frozenset({"file-history-snapshot", "queue-operation", "summary"})
+# ``attachment``: context Claude Code gave the model (a reminder, a mentioned file), not said.
+_BOOKKEEPING_TYPES = frozenset(
+    {"file-history-snapshot", "queue-operation", "summary", "attachment"}
+)
 _BOOKKEEPING_SYSTEM = frozenset({"stop_hook_summary"})
 _INTERRUPTED = "[Request interrupted by user"
 _COMMAND_TAGS = ("<command-name>", "<local-command-stdout>", "<local-command-stderr>")
@@ -156,9 +167,9 @@ class TranscriptMapper:
             return self._progress(obj, key, at)
         if kind == "system":
             return self._system(obj, key, at)
-        if kind in _BOOKKEEPING_TYPES:
-            return Mapped(_lean(self._common(obj)), key, at, hidden=True)
-        return Mapped(self._common(obj), key, at)
+        # Anything else (custom-title, types to come) is drawn compactly: without the fields
+        # every line carries, so that its one line shows what it is about.
+        return Mapped(_lean(self._common(obj)), key, at, hidden=kind in _BOOKKEEPING_TYPES)
 
     # -- the conversation ----------------------------------------------------------------------
 
