@@ -379,3 +379,35 @@ def test_older_slash_command_lines_read_like_newer_ones_and_the_caveat_is_hidden
     assert output.key == "c2"
     assert not skill.hidden
     assert skill.obj["type"] == "user"
+
+
+def test_hook_attachments_are_hidden_when_they_pass_and_shown_when_they_fail() -> None:
+    """attachment/hook_success (a passing hook's output) is bookkeeping; a hook error or a
+    non-zero exit code is shown."""
+    mapper = TranscriptMapper()
+    passing = {"type": "hook_success", "hookName": "Stop", "exitCode": 0, "stdout": "ok"}
+    failing = {"type": "hook_success", "hookName": "Stop", "exitCode": 2, "stderr": "lint"}
+    blocking = {"type": "hook_blocking_error", "hookName": "PreToolUse:Bash"}
+    assert mapper.map(line("attachment", "h0", attachment=passing)).hidden
+    assert not mapper.map(line("attachment", "h1", attachment=failing)).hidden
+    assert not mapper.map(line("attachment", "h2", attachment=blocking)).hidden
+
+
+def test_system_lines_of_new_subtypes_are_shown_without_the_envelope() -> None:
+    """A system subtype this mapping does not know (away_summary) is shown, its content
+    kept and the envelope (entrypoint, slug, cwd, …) left out."""
+    mapped = TranscriptMapper().map(
+        line(
+            "system",
+            "w",
+            subtype="away_summary",
+            content="Next: send the list.",
+            entrypoint="cli",
+            slug="wise-beaver",
+        )
+    )
+    assert not mapped.hidden
+    assert mapped.obj["content"] == "Next: send the list."
+    assert "entrypoint" not in mapped.obj
+    assert "slug" not in mapped.obj
+    assert "cwd" not in mapped.obj

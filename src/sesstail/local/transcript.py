@@ -70,7 +70,18 @@ _COMMAND_TAGS = ("<command-name>", "<local-command-stdout>", "<local-command-std
 # What every transcript line carries: left out of bookkeeping, whose one dim line (under -v)
 # should show what the line is about.
 _ENVELOPE = frozenset(
-    {"parentUuid", "isSidechain", "userType", "cwd", "sessionId", "version", "gitBranch", "slug"}
+    {
+        "parentUuid",
+        "logicalParentUuid",
+        "isSidechain",
+        "userType",
+        "entrypoint",
+        "cwd",
+        "sessionId",
+        "version",
+        "gitBranch",
+        "slug",
+    }
 )
 # Task calls and sub-agents remembered at once; a long session starts hundreds at most.
 _MEMORY = 4096
@@ -169,7 +180,8 @@ class TranscriptMapper:
             return self._system(obj, key, at)
         # Anything else (custom-title, types to come) is drawn compactly: without the fields
         # every line carries, so that its one line shows what it is about.
-        return Mapped(_lean(self._common(obj)), key, at, hidden=kind in _BOOKKEEPING_TYPES)
+        hidden = kind in _BOOKKEEPING_TYPES and not (kind == "attachment" and _failed_hook(obj))
+        return Mapped(_lean(self._common(obj)), key, at, hidden=hidden)
 
     # -- the conversation ----------------------------------------------------------------------
 
@@ -276,7 +288,9 @@ class TranscriptMapper:
 
     def _system(self, obj: dict[str, Any], key: str | None, at: float | None) -> Mapped:
         subtype = obj.get("subtype")
-        out = self._common(obj)
+        # System lines are drawn by their own fields (or compactly, for subtypes to come such
+        # as away_summary): the envelope every line carries is only noise there.
+        out = _lean(self._common(obj))
         if subtype == "compact_boundary":
             meta = obj.get("compactMetadata")
             if isinstance(meta, dict) and "compact_metadata" not in obj:
@@ -381,6 +395,18 @@ def _is_caveat(text: str) -> bool:
 
 def _lean(out: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in out.items() if k not in _ENVELOPE}
+
+
+def _failed_hook(obj: dict[str, Any]) -> bool:
+    """An attachment that reports a hook failing (``hook_*error*``, a non-zero exit code):
+    worth a line, unlike the hooks that passed."""
+    attachment = obj.get("attachment")
+    if not isinstance(attachment, dict):
+        return False
+    kind = attachment.get("type")
+    code = attachment.get("exitCode")
+    failed_code = isinstance(code, int) and not isinstance(code, bool) and code != 0
+    return (isinstance(kind, str) and "error" in kind) or failed_code
 
 
 def _failed(obj: dict[str, Any]) -> bool:
