@@ -264,7 +264,8 @@ def test_api_error_reads_as_the_streams_api_retry() -> None:
 
 def test_turn_duration_is_the_turns_result_with_its_tokens() -> None:
     """system/turn_duration → a result (what --until result and wait look for) with the
-    duration and the tokens of the turn's replies, each reply counted once by message id."""
+    duration, the tokens of the turn's replies (each reply counted once by message id) and
+    the text of its last reply as `result`, as a remote session's result has it."""
     mapper = TranscriptMapper()
     mapper.map(line("user", "p", message={"role": "user", "content": "go"}))
     usage = {"input_tokens": 10, "output_tokens": 5}
@@ -283,11 +284,16 @@ def test_turn_duration_is_the_turns_result_with_its_tokens() -> None:
             message={"id": "msg_B", "role": "assistant", "content": [], "usage": usage},
         )
     )
+    answer = {"type": "text", "text": "All green."}
+    reply = {"id": "msg_C", "role": "assistant", "content": [answer]}
+    mapper.map(line("assistant", "a4", message=reply))
+    mapper.map(line("assistant", "a5", message={**reply, "content": [{**answer, "text": "Done."}]}))
     mapped = mapper.map(line("system", "t", subtype="turn_duration", durationMs=4200))
+    assert mapped.obj["result"] == "All green.\n\nDone."
     assert mapped.obj["type"] == "result"
     assert mapped.obj["subtype"] == "success"
     assert mapped.obj["duration_ms"] == 4200
-    assert mapped.obj["usage"] == {"input_tokens": 20, "output_tokens": 10}
+    assert mapped.obj["usage"] == {"input_tokens": 20, "output_tokens": 10}  # msg_C: no usage
     assert mapped.key == "t"
     assert not mapped.hidden
 

@@ -20,10 +20,11 @@ or the main file of older versions)         its Task call when known
 ``system/compact_boundary``                 plus ``compact_metadata`` (``pre_tokens``, …)
 ``system/api_error``                        ``system/api_retry`` (``attempt``, ``max_retries``,
                                             ``retry_delay_ms``, ``error_status``)
-``system/turn_duration``                    ``result``: the end of a turn, with its duration
-                                            and tokens, so ``--until result`` and ``wait``
-                                            work; ``subtype`` ``interrupted`` after an
-                                            interruption, else ``success``
+``system/turn_duration``                    ``result``: the end of a turn, with its duration,
+                                            tokens and ``result`` (the turn's last reply), so
+                                            ``--until result`` and ``wait`` work; ``subtype``
+                                            ``interrupted`` after an interruption, else
+                                            ``success``
 ``system/local_command`` (older versions:  one line: the slash command, or its output;
 a ``user`` line of ``<command-name>`` or    the caveat before them (``isMeta``) is
 ``<local-command-stdout>``)                 bookkeeping
@@ -159,6 +160,9 @@ class TranscriptMapper:
         self._task_prompts: dict[str, str] = {}  # a Task call's prompt → its tool_use_id
         self._turn_usage: dict[str, dict[str, Any]] = {}  # message id → its latest usage
         self._interrupted = False
+        # The text of the turn's latest reply, by message id: the result's ``result``.
+        self._reply_id: str | None = None
+        self._reply: list[str] = []
 
     def map(self, obj: dict[str, Any]) -> Mapped:
         """Read one parsed transcript line (an object with a string ``type``)."""
@@ -244,6 +248,8 @@ class TranscriptMapper:
             usage = message.get("usage")
             if main_chain and isinstance(message.get("id"), str) and isinstance(usage, dict):
                 _remember(self._turn_usage, message["id"], usage)
+            if main_chain:
+                self._note_reply(message)
             return
         result = out.get("tool_use_result")
         if isinstance(result, dict) and isinstance(result.get("agentId"), str):
@@ -257,6 +263,21 @@ class TranscriptMapper:
             elif out.get("isCompactSummary") is not True:
                 self._interrupted = False  # a new prompt: a new turn
                 self._turn_usage.clear()
+                self._reply_id, self._reply = None, []
+
+    def _note_reply(self, message: dict[str, Any]) -> None:
+        content = message.get("content")
+        texts = [
+            b["text"]
+            for b in (content if isinstance(content, list) else [])
+            if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
+        ]
+        if not texts:
+            return
+        reply_id = message.get("id") if isinstance(message.get("id"), str) else None
+        if reply_id is None or reply_id != self._reply_id:
+            self._reply_id, self._reply = reply_id, []
+        self._reply.extend(texts)
 
     def _progress(self, obj: dict[str, Any], key: str | None, at: float | None) -> Mapped:
         data = obj.get("data")
@@ -341,11 +362,14 @@ class TranscriptMapper:
         usage = self._usage()
         if usage:
             result["usage"] = usage
+        if self._reply:
+            result["result"] = "\n\n".join(self._reply)
         for name in ("uuid", "session_id", "timestamp"):
             if name in out:
                 result[name] = out[name]
         self._turn_usage.clear()
         self._interrupted = False
+        self._reply_id, self._reply = None, []
         return result
 
     def _usage(self) -> dict[str, int]:
