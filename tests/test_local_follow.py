@@ -425,3 +425,19 @@ async def test_sub_agent_files_of_the_older_layout_beside_the_transcript(tmp_pat
         await settle()
     assert follower.texts() == ["main", "ours"]
     assert isinstance(follower.messages[1].obj["parent_tool_use_id"], str)
+
+
+async def test_a_finished_file_without_a_last_newline_is_read_whole(tmp_path: Path) -> None:
+    """follow=False (history, a finished file): a last line without its newline is still a
+    message when it is whole; a cut one is not."""
+    path = tmp_path / "s.jsonl"
+    writer = TranscriptWriter(path)
+    writer.prompt("one")
+    last = json.dumps(writer.envelope("user", message={"role": "user", "content": "two"}))
+    with path.open("a") as f:
+        f.write(last)
+    got = [text_of(m) async for m in session(path, follow=False).messages()]
+    assert got == ["one", "two"]
+    path.write_text(path.read_text()[:-5])
+    cut = [text_of(m) async for m in session(path, follow=False).messages()]
+    assert cut == ["one"]

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
+import itertools
 import math
 import os
 import re
@@ -145,7 +146,12 @@ class _Tail:
         if not self.partial or self.skipping:
             return
         self.quiet_polls += 1
-        if self.quiet_polls != 2 or not self.partial.rstrip().endswith(b"}"):
+        if self.quiet_polls == 2:
+            yield from self.whole_partial()
+
+    def whole_partial(self) -> Iterator[bytes]:
+        """The last line, without its newline, if it is a whole JSON object already."""
+        if self.skipping or not self.partial.rstrip().endswith(b"}"):
             return
         text = bytes(self.partial)
         try:
@@ -281,7 +287,7 @@ class LocalSession:
             if not finished:
                 await self._pause()
             self._discover(tails, known)
-            lines = [line for tail in tails for line in self._lines_of(tail)]
+            lines = [line for tail in tails for line in self._lines_of(tail, final=finished)]
             if len(tails) > 1:
                 lines.sort(key=lambda line: line.at)  # stable: a file's own order holds
             for line in lines:
@@ -324,7 +330,10 @@ class LocalSession:
     def _backlog(
         self, tails: list[_Tail], mapper: TranscriptMapper, seen: SeenIds
     ) -> Iterator[Message]:
-        merged = heapq.merge(*(self._lines_of(t) for t in tails), key=lambda line: line.at)
+        final = not self.follow
+        merged = heapq.merge(
+            *(self._lines_of(t, final=final) for t in tails), key=lambda line: line.at
+        )
         backfill = self.history_is_backfill
         if self.last is None:
             for line in merged:
@@ -345,8 +354,12 @@ class LocalSession:
                 kept.append(msg)
         yield from kept
 
-    def _lines_of(self, tail: _Tail) -> Iterator[_Line]:
-        for raw in tail.read_lines(self.max_line, self.warn, self._restarted):
+    def _lines_of(self, tail: _Tail, *, final: bool = False) -> Iterator[_Line]:
+        """The new lines of one file; ``final``: also a last line without its newline."""
+        raws = tail.read_lines(self.max_line, self.warn, self._restarted)
+        if final:
+            raws = itertools.chain(raws, tail.whole_partial())
+        for raw in raws:
             text = raw.decode("utf-8", "replace").strip()
             if not text:
                 continue
