@@ -441,3 +441,27 @@ async def test_a_finished_file_without_a_last_newline_is_read_whole(tmp_path: Pa
     path.write_text(path.read_text()[:-5])
     cut = [text_of(m) async for m in session(path, follow=False).messages()]
     assert cut == ["one"]
+
+
+async def test_several_local_sessions_follow_together_with_labels(tmp_path: Path) -> None:
+    """follow_many (several sessions in one watch) takes local sources as they are: each
+    drawn by its own labelled renderer, the exit code 0 when both end."""
+    import io
+
+    from sesstail.multi import Followed, follow_many, session_labels
+    from sesstail.render.pretty import PrettyRenderer
+
+    ids = ["0b6c8a52-31f4-4c1e-9d7a-5e2f1c3b4a01", "7e9d1f20-aa3b-4c5d-8e6f-102030405060"]
+    labels = session_labels(ids)
+    out = io.StringIO()
+    followed = []
+    for sid in ids:
+        path = tmp_path / f"{sid}.jsonl"
+        TranscriptWriter(path, sid).prompt(f"hello from {sid[:4]}")
+        renderer = PrettyRenderer(out, color=False, label=labels[sid])
+        followed.append(Followed(sid, labels[sid], session(path, follow=False), renderer))
+    code = await follow_many(followed, WatchOptions(TypeFilter()), print)
+    text = out.getvalue()
+    assert code == 0
+    assert f"{labels[ids[0]].strip()} ❯ hello from 0b6c" in text
+    assert f"{labels[ids[1]].strip()} ❯ hello from 7e9d" in text
