@@ -26,7 +26,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, NamedTuple, TextIO
+from typing import IO, Any, NamedTuple, TextIO, cast
 
 from sesstail.errors import UsageError
 from sesstail.local.transcript import TranscriptMapper, looks_like_transcript
@@ -134,8 +134,7 @@ def input_lines(
     if raw is not None:
         yield from _decoded_lines(raw, warn, max_line)
         return
-    assert not isinstance(source, IO)
-    for number, text in enumerate(source, 1):
+    for number, text in enumerate(cast("Iterable[str]", source), 1):
         if number == 1:
             text = text.removeprefix("\ufeff")
             if "\x00" in text:
