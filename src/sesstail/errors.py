@@ -6,7 +6,8 @@
     ├── SessionNotFound           exit 4  4001 after its retries, or 404
     ├── CannotConnect             exit 5  unreachable, TLS failure, retries used up
     ├── ControlError              exit 6  the session answered a control request with an error
-    └── ControlTimeout            exit 7  no answer within the timeout
+    ├── ControlTimeout            exit 7  no answer within the timeout
+    └── SessionNotActive          exit 8  the session is not running (v2: 409 session_not_active)
 
 Ctrl-C is 130. The CLI turns these into exit codes in exactly one place (``cli.run``).
 Messages never hold a token: they are written from what we know, not from exception text of
@@ -27,6 +28,7 @@ class ExitCode(enum.IntEnum):
     CANNOT_CONNECT = 5
     CONTROL_ERROR = 6
     TIMEOUT = 7
+    NOT_ACTIVE = 8
     INTERRUPTED = 130
 
 
@@ -61,3 +63,7 @@ class ControlError(SesstailError):
 
 class ControlTimeout(SesstailError):
     exit_code = ExitCode.TIMEOUT
+
+
+class SessionNotActive(SesstailError):
+    exit_code = ExitCode.NOT_ACTIVE

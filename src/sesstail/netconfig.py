@@ -75,9 +75,14 @@ def choose_proxy(url: str, env: Mapping[str, str] | None = None) -> str | None:
 
 
 def tls_context(env: Mapping[str, str] | None = None) -> ssl.SSLContext:
-    """The system trust store, plus extra CAs and a client certificate from the environment."""
+    """The operating system's trust store (through ``truststore``, as pip does: a corporate CA
+    installed in the system or the macOS Keychain works without exporting a bundle), plus
+    extra CAs and a client certificate from the environment. The WebSocket and every HTTP
+    request use it."""
+    import truststore
+
     env = os.environ if env is None else env
-    context = ssl.create_default_context()
+    context: ssl.SSLContext = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     for name in ("NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE"):
         path = env.get(name)
         if path:

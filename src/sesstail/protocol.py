@@ -24,9 +24,13 @@ ANTHROPIC_VERSION = "2023-06-01"
 WEB_URL = "https://claude.ai/code/"
 
 # Real ids look like `session_01AbC…`. We accept the web address too, because that is what
-# people copy from a browser.
+# people copy from a browser, and the `cse_…` form of v2 answers (PROTOCOL §8), which we turn
+# into the `session_…` form users paste.
 _SESSION_ID = re.compile(r"session_[A-Za-z0-9_-]{1,200}")
-_SESSION_IN_URL = re.compile(r"^https?://[^/]+/code/(session_[A-Za-z0-9_-]{1,200})/?(?:[?#].*)?$")
+_V2_ID = re.compile(r"cse_([A-Za-z0-9_-]{1,200})")
+_SESSION_IN_URL = re.compile(
+    r"^(?:https?://)?[^/\s]+/code/(session_[A-Za-z0-9_-]{1,200})/?(?:[?#].*)?$"
+)
 
 
 class Message(NamedTuple):
@@ -58,6 +62,9 @@ def validate_session_id(value: str) -> str:
     value = value.strip()
     if _SESSION_ID.fullmatch(value):
         return value
+    v2 = _V2_ID.fullmatch(value)
+    if v2:
+        return f"session_{v2.group(1)}"
     match = _SESSION_IN_URL.match(value)
     if match:
         return match.group(1)
@@ -337,3 +344,65 @@ def control_error(request_id: str, error: str) -> dict[str, Any]:
 
 def encode(obj: dict[str, Any]) -> str:
     return _dumps(obj)
+
+
+# -- the v2 event envelope (PROTOCOL §8) ----------------------------------------------------------
+
+MAX_SEQUENCE = 2**63 - 1
+
+
+def user_form(session_id: str) -> str:
+    """A v2 id (``cse_x``) in the ``session_x`` form users paste; other ids unchanged."""
+    return f"session_{session_id[4:]}" if session_id.startswith("cse_") else session_id
+
+
+def sequence_number(value: Any) -> int | None:
+    """A ``sequence_num`` (an integer, or a decimal string) if it is a sane one, else None."""
+    if type(value) is int:
+        number = value
+    elif type(value) is str and 0 < len(value) <= 19 and value.isascii() and value.isdigit():
+        number = int(value)
+    else:
+        return None
+    return number if 0 <= number <= MAX_SEQUENCE else None
+
+
+_PENDING_FIELDS = ("pending_permission_requests", "pending_user_dialog_requests")
+
+
+def worker_payload(envelope: dict[str, Any]) -> dict[str, Any] | None:
+    """The message a durable v2 event carries, after the source rules of PROTOCOL §8; None
+    when it is not to be passed on.
+
+    Only the worker produces output: from another source only ``user`` (without tool results:
+    those are the worker's) and ``env_manager_log`` payloads pass, so a ``control_response``
+    from another source — which could pose as the answer to a request this client sent — never
+    does. A ``control_response`` loses the ``pending_*_requests`` bookkeeping fields.
+    """
+    payload = envelope.get("payload")
+    if type(payload) is not dict or type(payload.get("type")) is not str:
+        return None
+    kind = payload["type"]
+    if envelope.get("source", "worker") != "worker":
+        if kind == "env_manager_log":
+            return payload
+        if kind != "user" or _carries_tool_results(payload):
+            return None
+        return payload
+    if kind == "control_response" and (
+        any(f in payload for f in _PENDING_FIELDS)
+        or any(f in (payload.get("response") or {}) for f in _PENDING_FIELDS)
+    ):
+        payload = {k: v for k, v in payload.items() if k not in _PENDING_FIELDS}
+        body = payload.get("response")
+        if isinstance(body, dict):
+            payload["response"] = {k: v for k, v in body.items() if k not in _PENDING_FIELDS}
+    return payload
+
+
+def _carries_tool_results(payload: dict[str, Any]) -> bool:
+    message = payload.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    return isinstance(content, list) and any(
+        isinstance(block, dict) and block.get("type") == "tool_result" for block in content
+    )
