@@ -8,7 +8,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -30,6 +30,7 @@ from sesstail.protocol import (
 from sesstail.server.rest_api import RequestBodyConnection, RestApi
 
 DEMO_SESSION_ID = "session_01DemoSesstailWalkthrough"
+
 _PATH = re.compile(r"^/v1/sessions/ws/(?P<session>[^/]+)/subscribe$")
 DEFAULT_GAP_S = 0.25
 MAX_GAP_S = 3.0
@@ -64,9 +65,10 @@ class Faults:
     freeze_after: int | None = None  # stop reading (so no pongs) after N messages
     reject_status: int | None = None  # refuse the handshake with this HTTP status
     junk_frames: list[str | bytes] = field(default_factory=list)  # sent before the messages
-    # Every connection starts from the first message (the client shows each uuid once), so a
-    # new watcher sees the whole session; False: a connection resumes where the last one ended.
-    replay_history: bool = True
+    # The v1 socket is live-only (PROTOCOL §2): a connection gets what is said from then on.
+    # True: every v1 connection starts from the session's first message instead, as a service
+    # that replayed history on attach would (the client still shows each uuid once).
+    replay_history: bool = False
     end_with_close: bool = False  # close 1000 once every message is played (all connections)
     # Control requests from clients (all connections): answer every one with this error text,
     # answer after a delay, or never answer at all.
@@ -76,6 +78,13 @@ class Faults:
     # Withdraw a permission prompt nobody answered after this many seconds (the turn ended);
     # the session then carries on as if it had been answered elsewhere.
     withdraw_prompts_after: float | None = None
+    # v2 hooks: events of these uuids come from another source than the worker; a resuming
+    # stream is told ``catch_up_truncated`` and skips this many events (faulty connections).
+    non_worker_uuids: frozenset[str] = frozenset()
+    truncate_catch_up: int = 0
+    # The largest frame a client may send on the v1 socket (a bigger one closes it with 1009
+    # at once, as declared); and the largest request body.
+    max_client_frame: int = 1 * 2**20
 
 
 def _parse_line(text: str, where: str) -> tuple[dict[str, Any], float | None]:
@@ -154,12 +163,90 @@ ControlHandler = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 
 @dataclass
-class _Progress:
-    delivered: int = 0  # how far the session has been played, across connections
+class Entry:
+    """One thing a session said, in the order said. ``seq`` is its v2 sequence number (None
+    for an ephemeral one). ``api``: only that API's connections get it; ``skip``: the
+    connection that must not get it (the one whose answer it reports)."""
+
+    seq: int | None
+    line: str
+    kind: str
+    source: str = "worker"
+    created_at: float = 0.0
+    api: str | None = None  # None: every connection; "v1"/"v2": only those; "none": no one
+    skip: object | None = None
+    transcript: bool = True  # part of the v1 history (a prompt or a cancel is not)
+
+
+class Timeline:
+    """What a session has said, played or posted: the v1 history, the v2 events with their
+    sequence numbers, and what every connection reads from, each at its own cursor."""
+
+    def __init__(self) -> None:
+        self.entries: list[Entry] = []
+        self.next_seq = 1
+        self._grew = asyncio.Event()
+        self.player: asyncio.Task[None] | None = None
+        self.played = 0  # how far the scripted messages have been played
+        self.finished = False  # every scripted message played
+
+    def append(self, entry: Entry) -> Entry:
+        self.entries.append(entry)
+        self._grew.set()
+        self._grew = asyncio.Event()
+        return entry
+
+    def wake(self) -> None:
+        self._grew.set()
+        self._grew = asyncio.Event()
+
+    def wait(self, timeout: float | None) -> Coroutine[Any, Any, bool]:
+        """Until something is appended (True), or ``timeout`` passes (False). What counts
+        as new is decided now, when called, not when the coroutine first runs."""
+        return self._wait(self._grew, timeout)
+
+    async def _wait(self, grew: asyncio.Event, timeout: float | None) -> bool:
+        try:
+            # Not wait_for: on Python 3.11 it can swallow a cancellation that arrives as the
+            # event is set, and the connection's task then never ends.
+            async with asyncio.timeout(timeout):
+                await grew.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def after(self, seq: int) -> int:
+        """The index of the first durable entry past sequence number ``seq``."""
+        low, high = 0, len(self.entries)
+        while low < high:  # durable sequence numbers grow with the index
+            mid = (low + high) // 2
+            mid_seq = self._seq_at(mid)
+            if mid_seq is not None and mid_seq <= seq:
+                low = mid + 1
+            else:
+                high = mid
+        return low
+
+    def _seq_at(self, index: int) -> int | None:
+        for entry in reversed(self.entries[: index + 1]):
+            if entry.seq is not None:
+                return entry.seq
+        return 0
+
+
+@dataclass
+class _Gate:
+    prompt: dict[str, Any]
+    line: str
+    answer: asyncio.Future[dict[str, Any]]
 
 
 class SessionsServer:
-    """Serve sessions on loopback. Use as ``async with SessionsServer(...) as server``."""
+    """Serve sessions on loopback. Use as ``async with SessionsServer(...) as server``.
+
+    ``apis``: the API generations served (both by default); a route of one left out answers
+    404, as a server that never had it would.
+    """
 
     def __init__(
         self,
@@ -171,7 +258,9 @@ class SessionsServer:
         org: str | None = None,
         speed: float = 1.0,
         keepalive_interval: float = 120.0,
+        sse_keepalive: float = 15.0,
         faults: Faults | None = None,
+        apis: Iterable[str] = ("v1", "v2"),
         on_log: Callable[[str], None] | None = None,
     ) -> None:
         self.sessions = {s.session_id: s for s in sessions}
@@ -181,51 +270,71 @@ class SessionsServer:
         self.org = org
         self.speed = speed
         self.keepalive_interval = keepalive_interval
+        self.sse_keepalive = sse_keepalive
         self.faults = faults or Faults()
+        self.apis = frozenset(apis)
         self.on_log = on_log
-        self.connection_count = 0
+        self.connection_count = 0  # stream connections (v1 sockets and v2 streams)
         self.received: list[dict[str, Any]] = []  # every control frame a client sent
         self.request_headers: list[dict[str, str]] = []
         self.request_paths: list[str] = []
-        self._progress: dict[str, _Progress] = {}
+        self.timelines: dict[str, Timeline] = {}
         self._live: dict[str, set[ServerConnection]] = {}
-        # Permission prompts in the played sessions, by position, and their answers: every
-        # connection that reaches an open prompt sends it and waits on the same answer.
+        # Permission prompts in the played sessions, by position, and their answers.
         self._prompts: dict[str, dict[int, dict[str, Any]]] = {}
         self._gates: dict[tuple[str, str], asyncio.Future[dict[str, Any]]] = {}
-        # What each session has said so far, played or posted: the history endpoint serves it
-        # and a replaying connection starts with it, so the two agree.
+        self._open_prompts: dict[str, dict[str, _Gate]] = {}
+        # What each session has said so far that the v1 history endpoint serves.
         self.history: dict[str, list[str]] = {}
         self.last_activity: dict[str, float] = {}
         self.rest = RestApi(self)
-        # Answers plain HTTP requests on the WebSocket's port (the REST endpoints); returns a
-        # response, or None to go on with the WebSocket handshake.
+        from sesstail.server.v2_api import V2Routes
+
+        self.v2 = V2Routes(self)
+        # Answers plain HTTP requests on the WebSocket's port (the REST endpoints and the v2
+        # stream); returns a response, or None to go on with the WebSocket handshake.
         self.http_handler: Callable[[ServerConnection, Any], Any] | None = self.rest.handle
         self._server: Server | None = None
+        self.stopping = asyncio.Event() if _has_loop() else None
 
     # -- life cycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.stopping is None:
+            self.stopping = asyncio.Event()
         self._server = await serve(
             self._handle,
             self.host,
             self.port,
             compression=None,
-            max_size=None,
+            max_size=self.faults.max_client_frame,
             process_request=self._process_request,
             create_connection=RequestBodyConnection,
             ping_interval=None,
             close_timeout=1,
+            # A v2 event stream is answered from process_request and lasts as long as the
+            # client stays: no deadline on that "handshake".
+            open_timeout=None,
         )
         sock = next(iter(self._server.sockets))
         self.port = sock.getsockname()[1]
 
     async def stop(self) -> None:
+        if self.stopping is not None:
+            self.stopping.set()
+        for timeline in self.timelines.values():
+            timeline.wake()
+            if timeline.player is not None:
+                timeline.player.cancel()
         await self.rest.aclose()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        for timeline in self.timelines.values():
+            if timeline.player is not None:
+                with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                    await timeline.player
 
     async def __aenter__(self) -> SessionsServer:
         await self.start()
@@ -252,16 +361,65 @@ class SessionsServer:
     def _process_request(self, connection: ServerConnection, request: Any) -> Any:
         self.request_paths.append(request.path)
         self.request_headers.append(dict(request.headers.raw_items()))
-        if self.http_handler is not None and not _PATH.match(urlsplit(request.path).path):
-            # Plain HTTP (the REST endpoints) shares the port with the WebSocket.
+        path = urlsplit(request.path).path
+        if self.http_handler is not None and not _PATH.match(path):
+            # Plain HTTP (the REST endpoints, the v2 stream) shares the port with the WebSocket.
             return self.http_handler(connection, request)
+        if "v1" not in self.apis:
+            return connection.respond(404, "no such endpoint\n")
         if self.faults.reject_status is not None and self._faulty(self.connection_count + 1):
             self.connection_count += 1
             return connection.respond(self.faults.reject_status, "rejected by test hook\n")
         return None
 
+    def timeline(self, session_id: str) -> Timeline:
+        timeline = self.timelines.get(session_id)
+        if timeline is None:
+            timeline = self.timelines[session_id] = Timeline()
+        return timeline
+
+    def subscribe(self, session: ServedSession) -> Timeline:
+        """A watcher arrived: the session plays from now on (if it has not already)."""
+        timeline = self.timeline(session.session_id)
+        if timeline.player is None:
+            timeline.player = asyncio.get_running_loop().create_task(self._play(session))
+        return timeline
+
+    def publish(
+        self,
+        session_id: str,
+        line: str,
+        *,
+        source: str = "worker",
+        api: str | None = None,
+        skip: object | None = None,
+        transcript: bool = True,
+    ) -> Entry:
+        """Something the session said: into its timeline, for every connection to read."""
+        timeline = self.timeline(session_id)
+        obj = json.loads(line)
+        kind = str(obj.get("type"))
+        ephemeral = kind == "stream_event" or (
+            kind == "system" and obj.get("subtype") == "thinking_tokens"
+        )
+        seq = None
+        if not ephemeral and api in (None, "none"):
+            seq = timeline.next_seq
+            timeline.next_seq += 1
+        if obj.get("uuid") in self.faults.non_worker_uuids:
+            source = "client"
+        entry = Entry(seq, line, kind, source, time.time(), api, skip, transcript)
+        if transcript and seq is not None:
+            self.history.setdefault(session_id, []).append(line)
+        self.last_activity[session_id] = entry.created_at
+        return timeline.append(entry)
+
+    def remember(self, session_id: str, line: str) -> None:
+        """Add a message to what the session has said (its history)."""
+        self.publish(session_id, line)
+
     async def broadcast(self, session_id: str, message: dict[str, Any] | str) -> int:
-        """Send a message to every live connection watching a session; how many got it."""
+        """Send a message to every live v1 connection watching a session, unrecorded."""
         line = message if isinstance(message, str) else encode(message)
         sent = 0
         for ws in list(self._live.get(session_id, ())):
@@ -270,29 +428,47 @@ class SessionsServer:
                 sent += 1
         return sent
 
-    def remember(self, session_id: str, line: str) -> None:
-        """Add a message to what the session has said (its history)."""
-        self.history.setdefault(session_id, []).append(line)
-        self.last_activity[session_id] = time.time()
-
-    async def publish(self, session_id: str, line: str) -> None:
-        """A new message of the session: into its history, and to everyone watching it."""
-        self.remember(session_id, line)
-        await self.broadcast(session_id, line)
-
     def play_ahead(self, session_id: str, count: int | None = None) -> None:
         """Count the first ``count`` messages (all by default) as played before anyone
         watched: they are history, and a connection gets them only as a replay."""
         session = self.sessions[session_id]
-        progress = self._progress.setdefault(session_id, _Progress())
+        timeline = self.timeline(session_id)
         end = len(session.messages) if count is None else min(count, len(session.messages))
         prompts = self._prompts_of(session)
-        for index in range(progress.delivered, end):
-            # A permission prompt is a request, not part of the transcript (as when played
-            # live); one played ahead counts as allowed before anyone watched.
+        for index in range(timeline.played, end):
+            # A permission prompt is a request, not part of the transcript; one played
+            # ahead counts as allowed before anyone watched.
             if index not in prompts:
-                self.remember(session_id, session.messages[index])
-        progress.delivered = max(progress.delivered, end)
+                self.publish(session_id, session.messages[index])
+        timeline.played = max(timeline.played, end)
+        if timeline.played >= len(session.messages):
+            timeline.finished = True
+
+    async def _play(self, session: ServedSession) -> None:
+        """The session says its scripted messages, with their pacing, pausing at each
+        permission prompt until someone answers it."""
+        sid = session.session_id
+        timeline = self.timeline(sid)
+        prompts = self._prompts_of(session)
+        while timeline.played < len(session.messages):
+            index = timeline.played
+            gap = session.gaps[index]
+            if self.speed > 0 and gap > 0 and index > 0:
+                await asyncio.sleep(gap / self.speed)
+            line = session.messages[index]
+            prompt = prompts.get(index)
+            if prompt is not None:
+                decision = await self._prompt_gate(session, prompt, line)
+                timeline.played = index + 1
+                if decision.get("behavior") == "deny":
+                    self._play_denial(session, prompt, decision)
+                    timeline.played = len(session.messages)
+                    break
+                continue
+            self.publish(sid, line)
+            timeline.played = index + 1
+        timeline.finished = True
+        timeline.wake()
 
     async def _handle(self, ws: ServerConnection) -> None:
         self.connection_count += 1
@@ -321,11 +497,10 @@ class SessionsServer:
         self._log(f"connection {number}: watching {session.session_id}")
         live = self._live.setdefault(session.session_id, set())
         live.add(ws)
-        # Playback pauses (pacing, keep-alive intervals) must not outlive the connection:
-        # whichever ends first, the connection or the playback, ends the other.
+        # Whichever ends first, the connection or its sending, ends the other.
         tasks = {
             asyncio.create_task(self._read_controls(ws, session, faulty)),
-            asyncio.create_task(self._play(ws, session, faulty)),
+            asyncio.create_task(self._send_v1(ws, session, faulty)),
         }
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -337,59 +512,60 @@ class SessionsServer:
                     await task
             live.discard(ws)
 
-    async def _play(self, ws: ServerConnection, session: ServedSession, faulty: bool) -> None:
+    def pending_prompts(self, session_id: str) -> list[_Gate]:
+        return [g for g in self._open_prompts.get(session_id, {}).values() if not g.answer.done()]
+
+    async def _send_v1(self, ws: ServerConnection, session: ServedSession, faulty: bool) -> None:
+        """The v1 socket: live-only (what is said from now on), unless the ``replay_history``
+        test hook makes it start from the session's first message."""
         faults = self.faults
-        progress = self._progress.setdefault(session.session_id, _Progress())
         if faulty:
             for junk in faults.junk_frames:
                 await ws.send(junk)
-        # A replaying connection first gets what the session has said so far, played and
-        # posted alike, as the history endpoint tells it; then what is new, with its pacing.
-        backlog = self.history.get(session.session_id, []) if faults.replay_history else []
-        start = progress.delivered
-        planned: list[tuple[str, float, int | None]] = [(line, 0.0, None) for line in backlog]
-        planned.extend(
-            (session.messages[i], session.gaps[i], i) for i in range(start, len(session.messages))
-        )
-        sent = 0
-        for line, gap, index in planned:
-            if faulty and sent == faults.drop_after:
-                self._log("dropping the connection (test hook)")
-                ws.transport.abort()
-                return
-            if faulty and sent == faults.close_after:
-                await ws.close(faults.close_code, faults.close_reason)
-                return
-            if faulty and sent == faults.freeze_after:
-                self._log("freezing the connection (test hook)")
-                ws.transport.pause_reading()
-                await ws.wait_closed()
-                return
-            if self.speed > 0 and gap > 0:
-                await asyncio.sleep(gap / self.speed)
-            prompt = self._prompts_of(session).get(index) if index is not None else None
-            if prompt is not None and index is not None:
-                decision = await self._prompt_gate(ws, session, prompt, line)
-                sent += 1
-                progress.delivered = max(progress.delivered, index + 1)
-                if decision.get("behavior") == "deny":
-                    await self._play_denial(ws, session, prompt, decision)
-                    break
-                continue
-            await ws.send(line)
-            sent += 1
-            if index is not None and index >= progress.delivered:
-                progress.delivered = index + 1
-                self.remember(session.session_id, line)
-        if faulty and faults.close_after is not None and sent <= faults.close_after:
+        if faulty and faults.close_after == 0:  # refused before it ever subscribed
             await ws.close(faults.close_code, faults.close_reason)
             return
-        if faults.end_with_close:
-            await ws.close(1000, "stream ended")
-            return
+        timeline = self.subscribe(session)
+        replaying = faults.replay_history
+        cursor = 0 if replaying else len(timeline.entries)
+        sent = 0
+        # A prompt still open is asked again on a new connection (a redelivery).
+        backlog = [g.line for g in self.pending_prompts(session.session_id)]
         while True:
-            await asyncio.sleep(self.keepalive_interval)
-            await ws.send('{"type":"keep_alive"}')
+            while backlog or cursor < len(timeline.entries):
+                if backlog:
+                    line = backlog.pop(0)
+                else:
+                    entry = timeline.entries[cursor]
+                    cursor += 1
+                    if entry.api not in (None, "v1") or entry.skip is ws:
+                        continue
+                    if replaying and (entry.seq is None or not entry.transcript):
+                        continue  # a replay is the history: no deltas, prompts or cancels
+                    line = entry.line
+                if faulty and sent == faults.drop_after:
+                    self._log("dropping the connection (test hook)")
+                    ws.transport.abort()
+                    return
+                if faulty and sent == faults.close_after:
+                    await ws.close(faults.close_code, faults.close_reason)
+                    return
+                if faulty and sent == faults.freeze_after:
+                    self._log("freezing the connection (test hook)")
+                    ws.transport.pause_reading()
+                    await ws.wait_closed()
+                    return
+                await ws.send(line)
+                sent += 1
+            if timeline.finished:
+                if faulty and faults.close_after is not None and sent <= faults.close_after:
+                    await ws.close(faults.close_code, faults.close_reason)
+                    return
+                if faults.end_with_close:
+                    await ws.close(1000, "stream ended")
+                    return
+            if not await timeline.wait(self.keepalive_interval):
+                await ws.send('{"type":"keep_alive"}')
 
     async def _read_controls(
         self, ws: ServerConnection, session: ServedSession, faulty: bool
@@ -406,7 +582,7 @@ class SessionsServer:
                     continue
                 self.received.append(obj)
                 if obj.get("type") == "control_response":
-                    await self._take_prompt_answer(ws, session, obj)
+                    self.take_prompt_answer(session, obj, ws)
                     continue
                 answer = self.answer_control(obj)
                 if answer is None or (faults.control_silent and faulty):
@@ -417,9 +593,9 @@ class SessionsServer:
                     await asyncio.sleep(faults.control_delay)
                 await ws.send(encode(answer))
                 if answer["response"]["subtype"] == "success":
-                    await self._show_change(session, obj["request"])
+                    await self.show_change(session, obj["request"])
 
-    async def _show_change(self, session: ServedSession, request: dict[str, Any]) -> None:
+    async def show_change(self, session: ServedSession, request: dict[str, Any]) -> None:
         """A setter's effect, as the session reports it in a following ``system`` message."""
         subtype = request.get("subtype")
         note: dict[str, Any]
@@ -447,7 +623,7 @@ class SessionsServer:
             "session_id": session.session_id,
             "uuid": str(uuid.uuid4()),
         }
-        await self.publish(session.session_id, encode(message))
+        self.publish(session.session_id, encode(message))
 
     # -- permission prompts -----------------------------------------------------------------
 
@@ -473,14 +649,16 @@ class SessionsServer:
         return gate
 
     async def _prompt_gate(
-        self, ws: ServerConnection, session: ServedSession, prompt: dict[str, Any], line: str
+        self, session: ServedSession, prompt: dict[str, Any], line: str
     ) -> dict[str, Any]:
         """Ask (unless someone already answered) and wait for the first answer."""
         request_id = prompt["request_id"]
-        gate = self._gate(session.session_id, request_id)
+        sid = session.session_id
+        gate = self._gate(sid, request_id)
         if gate.done():
             return gate.result()
-        await ws.send(line)
+        self._open_prompts.setdefault(sid, {})[request_id] = _Gate(prompt, line, gate)
+        self.publish(sid, line, transcript=False)
         self._log(f"permission prompt {request_id}: waiting for an answer")
         withdraw_after = self.faults.withdraw_prompts_after
         try:
@@ -492,11 +670,17 @@ class SessionsServer:
                 gate.set_result({"behavior": "withdrawn"})
                 self._log(f"permission prompt {request_id}: withdrawn (test hook)")
                 cancel = encode({"type": "control_cancel_request", "request_id": request_id})
-                await self.broadcast(session.session_id, cancel)
+                self.publish(sid, cancel, transcript=False)
             return gate.result()
+        finally:
+            self._open_prompts.get(sid, {}).pop(request_id, None)
 
-    async def _take_prompt_answer(
-        self, ws: ServerConnection, session: ServedSession, obj: dict[str, Any]
+    def take_prompt_answer(self, session: ServedSession, obj: dict[str, Any], by: object) -> None:
+        """A client's answer to a prompt (``by``: its connection): the first one wins."""
+        self._take_prompt_answer_now(session, obj, by)
+
+    def _take_prompt_answer_now(
+        self, session: ServedSession, obj: dict[str, Any], by: object
     ) -> None:
         """A client's answer to a prompt: the first one wins, the others are ignored."""
         body = obj.get("response")
@@ -525,16 +709,14 @@ class SessionsServer:
             return
         gate.set_result(decision)
         self._log(f"permission prompt {request_id}: {decision['behavior']}")
-        # Everyone else who was asked sees the prompt withdrawn (PROTOCOL §4).
+        # Everyone else who was asked sees the prompt withdrawn (PROTOCOL §4). An answer
+        # posted over v2 comes from no stream connection we could leave out: every stream is
+        # told, and the client that answered knows its own answer.
         cancel = encode({"type": "control_cancel_request", "request_id": request_id})
-        for other in list(self._live.get(session.session_id, ())):
-            if other is not ws:
-                with contextlib.suppress(ConnectionClosed):
-                    await other.send(cancel)
+        self.publish(session.session_id, cancel, skip=by, transcript=False)
 
-    async def _play_denial(
+    def _play_denial(
         self,
-        ws: ServerConnection,
         session: ServedSession,
         prompt: dict[str, Any],
         decision: dict[str, Any],
@@ -621,17 +803,8 @@ class SessionsServer:
                     **common,
                 }
             )
-        encoded = [
-            encode({**obj, "session_id": sid, "uuid": uid(n)}) for n, obj in enumerate(lines, 1)
-        ]
-        progress = self._progress.setdefault(sid, _Progress())
-        if progress.delivered < len(session.messages):
-            # Into the history at once, before any await: this connection may close midway.
-            progress.delivered = len(session.messages)
-            for line in encoded:
-                self.remember(sid, line)
-        for line in encoded:
-            await ws.send(line)
+        for n, obj in enumerate(lines, 1):
+            self.publish(sid, encode({**obj, "session_id": sid, "uuid": uid(n)}))
 
     def answer_control(self, obj: dict[str, Any]) -> dict[str, Any] | None:
         """The session's answer to a control frame from a client (PROTOCOL §4)."""
@@ -708,3 +881,11 @@ _SETTINGS: dict[str, Any] = {
     "sources": ["user", "project"],
     "applied": {"user": "~/.claude/settings.json", "project": ".claude/settings.json"},
 }
+
+
+def _has_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

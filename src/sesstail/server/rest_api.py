@@ -63,7 +63,13 @@ class RequestBodyConnection(ServerConnection):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.request_body = b""
+        self.body_too_big = False
         self._pending: bytearray | None = bytearray()
+        self.lost = asyncio.Event()  # the client went away (a v2 stream stops writing)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost.set()
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         pending = self._pending
@@ -78,8 +84,14 @@ class RequestBodyConnection(ServerConnection):
             return
         head, rest = bytes(pending[: end + 4]), pending[end + 4 :]
         match = _CONTENT_LENGTH.search(head)
-        length = int(match.group(1)) if match else 0
-        if length == 0 or length > MAX_BODY:
+        length = int(match.group(1)[:12]) if match else 0
+        if length > MAX_BODY:
+            # Refused at once, as declared: the body is never read (answered 413).
+            self.body_too_big = True
+            assert match is not None
+            self._pass_on(head[: match.start()] + head[match.end() :])
+            return
+        if length == 0:
             self._pass_on(bytes(pending))  # websockets answers what it cannot take
             return
         if len(rest) < length:
@@ -101,6 +113,7 @@ class RestFaults:
     drop_post_answers: int = 0  # accept the next N posts, then drop the connection unanswered
     history_delay: float = 0.0  # answer history requests this much later (seconds)
     echo_prompts: bool = True  # a posted prompt also goes to the live stream, before its reply
+    not_active: bool = False  # v2 posts are answered 409 session_not_active
 
 
 def iso_time(epoch: float) -> str:
@@ -118,7 +131,7 @@ class RestApi:
         self.statuses: dict[str, str] = {}  # a session's status, when set rather than derived
         self.created_at = time.time()
         self.posted: list[dict[str, Any]] = []  # every event accepted, repeats excluded
-        self._posted_uuids: set[str] = set()
+        self.posted_uuids: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def aclose(self) -> None:
@@ -137,6 +150,8 @@ class RestApi:
         parts = urlsplit(request.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         body = getattr(connection, "request_body", b"")
+        if getattr(connection, "body_too_big", False):
+            return _error(connection, 413, f"request body over {MAX_BODY // 2**20} MiB")
         if self.faults.statuses:
             status = self.faults.statuses.pop(0)
             return _error(connection, status, "injected failure (test hook)")
@@ -145,6 +160,15 @@ class RestApi:
         refused = self._refuse(connection, request)
         if refused is not None:
             return refused
+        if parts.path.startswith("/v1/code/"):
+            if "v2" not in self.server.apis:
+                return _error(connection, 404, f"no such endpoint: {method} {parts.path}")
+            try:
+                return await self.server.v2.handle(connection, request, method, parts.path, body)
+            except _BadRequest as exc:
+                return _error(connection, 400, str(exc))
+        if "v1" not in self.server.apis:
+            return _error(connection, 404, f"no such endpoint: {method} {parts.path}")
         try:
             if _SESSIONS.match(parts.path) and method == "GET":
                 return self._list(connection, query)
@@ -301,8 +325,8 @@ class RestApi:
         raw = query.get("limit")
         if raw is None:
             return default
-        if not raw.isdigit() or int(raw) < 1:
-            raise _BadRequest(f"limit must be a positive integer, not {raw!r}")
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or int(raw) < 1:
+            raise _BadRequest(f"limit must be a positive integer, not {raw[:40]!r}")
         return min(int(raw), self.max_page)
 
     # -- posting ------------------------------------------------------------------------------
@@ -310,10 +334,7 @@ class RestApi:
     async def _post(self, connection: ServerConnection, session_id: str, body: bytes) -> Response:
         if session_id not in self.server.sessions:
             return _error(connection, 404, f"session {session_id} not found", "not_found_error")
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            raise _BadRequest("the body is not JSON") from None
+        payload = parse_body(body)
         events = payload.get("events") if isinstance(payload, dict) else None
         if not isinstance(events, list) or not events:
             raise _BadRequest("expected {'events': [...]}")
@@ -326,28 +347,28 @@ class RestApi:
                 raise _BadRequest("each event needs a string type and uuid")
         accepted = 0
         for event in events:
-            if event["uuid"] in self._posted_uuids:
+            if event["uuid"] in self.posted_uuids:
                 continue  # a retry of something already delivered: safe to repeat
-            self._posted_uuids.add(event["uuid"])
+            self.posted_uuids.add(event["uuid"])
             self.posted.append(event)
             accepted += 1
             if self.faults.echo_prompts:
-                await self.server.publish(session_id, encode(event))
+                self.server.publish(session_id, encode(event), source="client")
             else:
-                self.server.remember(session_id, encode(event))
+                self.server.publish(session_id, encode(event), source="client", api="none")
             if event["type"] == "user":
-                self._spawn(self._reply(session_id, event))
+                self.spawn(self.reply(session_id, event))
         if self.faults.drop_post_answers > 0:
             self.faults.drop_post_answers -= 1
             connection.transport.abort()
         return _json(connection, 200, {"accepted": accepted})
 
-    def _spawn(self, coroutine: Any) -> None:
+    def spawn(self, coroutine: Any) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _reply(self, session_id: str, prompt: dict[str, Any]) -> None:
+    async def reply(self, session_id: str, prompt: dict[str, Any]) -> None:
         """A short scripted turn answering a posted prompt: one reply, then the result."""
         message = prompt.get("message")
         content = message.get("content") if isinstance(message, dict) else None
@@ -381,11 +402,19 @@ class RestApi:
         ]
         for obj in turn:
             await asyncio.sleep(self.reply_delay)
-            await self.server.publish(session_id, encode(obj))
+            self.server.publish(session_id, encode(obj))
 
 
 class _BadRequest(Exception):
     pass
+
+
+def parse_body(body: bytes) -> Any:
+    """A request's JSON body; anything else, however deep, is a 400."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        raise _BadRequest("the body is not JSON (or nested too deeply)") from None
 
 
 def _event_id(line: str, number: int) -> str:
