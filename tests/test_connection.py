@@ -103,12 +103,14 @@ async def test_session_not_found_forever_is_bounded() -> None:
     assert caught.value.exit_code == 4
 
 
-async def test_unknown_session_is_not_found() -> None:
-    """The server closes an unknown session with 4001; after the retries that is exit 4."""
+async def test_unknown_session_is_not_found_at_once() -> None:
+    """A 4001 for a session the history endpoint does not know either is exit 4 at once,
+    without the retries meant for a session compacting (a mistyped id)."""
     async with SessionsServer([session(4)], speed=0) as srv:
-        with pytest.raises(SessionNotFound):
+        with pytest.raises(SessionNotFound) as caught:
             await collect(settings_for(srv, session_id="session_01Other"))
-    assert srv.connection_count == 4
+    assert srv.connection_count == 1
+    assert "does not know it either" in caught.value.message
 
 
 async def test_replayed_history_does_not_reset_the_budget() -> None:
@@ -118,8 +120,9 @@ async def test_replayed_history_does_not_reset_the_budget() -> None:
         with pytest.raises(SessionNotFound):
             await collect(settings_for(srv))
     # The first connection delivers m0, m1 (fresh: the budget starts over) and its 4001 counts
-    # as attempt 1; three more connections deliver nothing new, so the fourth 4001 ends it.
-    assert srv.connection_count == 4
+    # as attempt 1; the second fills the gap from the history with m2…m5 (fresh again); three
+    # more connections deliver nothing new, so the fourth 4001 after that ends it.
+    assert srv.connection_count == 5
 
 
 async def test_unauthorized_rereads_credentials_once_then_succeeds() -> None:
@@ -182,10 +185,11 @@ async def test_transient_close_codes_reconnect() -> None:
 async def test_budget_resets_after_a_connection_proves_stable() -> None:
     """Drops separated by fresh messages never exhaust a budget of one retry."""
     faults = Faults(connections=None, drop_after=1, replay_history=False, end_with_close=True)
-    async with SessionsServer([session(5)], speed=0, faults=faults) as srv:
+    paced = ServedSession.from_objects(SESSION, messages(5), gap=0.15)
+    async with SessionsServer([paced], speed=1, faults=faults) as srv:
         got = await collect(settings_for(srv, retries=1))
     assert uuids(got) == [f"m{i}" for i in range(5)]
-    assert srv.connection_count >= 5
+    assert srv.connection_count >= 3  # two drops or more, with a budget of one retry
 
 
 async def test_lost_pong_reconnects() -> None:

@@ -88,6 +88,18 @@ def sesstail(srv: SessionsServer, *args: str, token: str = TOKEN) -> Result:
     )
 
 
+def said(srv: SessionsServer, *args: str, expect: str = "", within: float = 5.0) -> str:
+    """``sesstail history`` of the session (the stream is live-only: what was said before a
+    command attached is history), once it holds ``expect``."""
+    deadline = time.monotonic() + within
+    while True:
+        result = sesstail(srv, "history", SESSION, "-n", "200", *args)
+        assert result.exit_code == 0, result.stderr
+        if expect in result.stdout or time.monotonic() > deadline:
+            return str(result.stdout)
+        time.sleep(0.05)
+
+
 def request_frame(srv: SessionsServer, request: dict[str, Any]) -> dict[str, Any]:
     """The one frame the server received, checked to be ``request`` with a fresh uuid4 id."""
     frames = sent(srv)
@@ -409,8 +421,8 @@ def test_allow_sends_the_protocol_answer_and_the_tool_runs(server: SessionsServe
             },
         }
     ]
-    watched = sesstail(server, "watch", SESSION, "--until", "result", "--json")
-    uuids = [json.loads(line).get("uuid") for line in watched.stdout.splitlines()]
+    history = said(server, "--json", expect='"tool-result"')
+    uuids = [json.loads(line).get("uuid") for line in history.splitlines()]
     assert "tool-result" in uuids
 
 
@@ -458,8 +470,7 @@ def test_the_first_answer_wins(server: SessionsServer) -> None:
     """After an allow, a later deny is ignored by the session: the tool still runs."""
     assert sesstail(server, "allow", SESSION, PROMPT_ID).exit_code == 0
     assert sesstail(server, "deny", SESSION, PROMPT_ID).exit_code == 0
-    watched = sesstail(server, "watch", SESSION, "--until", "result", "--json")
-    assert '"uuid":"tool-result"' in watched.stdout
+    assert '"uuid":"tool-result"' in said(server, "--json", expect='"result"')
 
 
 def test_withdrawn_prompt_appears_in_jsonl_and_a_passive_watcher_sends_nothing() -> None:
@@ -489,10 +500,10 @@ def test_withdrawn_prompt_is_said_in_pretty_output() -> None:
 def test_an_answered_prompt_is_not_replayed(server: SessionsServer) -> None:
     """A watcher that comes after the answer sees the call and its result, no stale prompt."""
     assert sesstail(server, "allow", SESSION, PROMPT_ID).exit_code == 0
-    # A new watcher replays the history; the prompt itself is not replayed once answered.
-    result = sesstail(server, "watch", SESSION, "--until", "result", "--format", "pretty")
-    assert "PERMISSION REQUESTED" not in result.stdout
-    assert "⎿ done" in result.stdout
+    # The history holds the call and its result; the prompt is not shown as pending.
+    shown = said(server, "--format", "pretty", expect="⎿ done")
+    assert "PERMISSION REQUESTED" not in shown
+    assert "⎿ done" in shown
 
 
 # -- waiting for a state -------------------------------------------------------------------------
@@ -626,10 +637,10 @@ def test_setters_show_their_change_in_the_stream(server: SessionsServer) -> None
     assert sesstail(server, "set-permission-mode", SESSION, "plan").exit_code == 0
     assert sesstail(server, "set-model", SESSION, "claude-opus-4-1").exit_code == 0
     assert sesstail(server, "allow", SESSION, PROMPT_ID).exit_code == 0
-    watched = sesstail(server, "watch", SESSION, "--until", "result", "--json")
+    history = said(server, "--json", expect='"result"')
     systems = [
         obj
-        for obj in map(json.loads, watched.stdout.splitlines())
+        for obj in map(json.loads, history.splitlines())
         if obj["type"] == "system" and obj.get("subtype") != "init"
     ]
     assert systems[0]["subtype"] == "status"
@@ -654,12 +665,13 @@ def test_demo_piped_allows_the_prompt_and_ends() -> None:
 
 
 def test_a_request_lost_with_its_connection_is_sent_again_after_the_reconnect() -> None:
-    """The link drops after the request and before the answer: same request_id, sent again."""
+    """v1: the link drops after the request and before the answer: same request_id, sent
+    again on the new connection."""
     paced = ServedSession.from_objects(SESSION, messages(4), gap=0.3)
     faults = Faults(control_silent=True, drop_after=2, replay_history=False)
     server = SessionsServer([paced], speed=1, token=TOKEN, org=ORG, faults=faults)
     with server_thread(server) as srv:
-        result = sesstail(srv, "interrupt", SESSION, "--timeout", "10")
+        result = sesstail(srv, "interrupt", SESSION, "--timeout", "10", "--api", "v1")
         frames = sent(srv)
     assert result.exit_code == 0, result.stderr
     assert srv.connection_count == 2

@@ -70,16 +70,20 @@ def test_serve_prints_where_it_listens_serves_and_stops_on_ctrl_c(session_file: 
     Ctrl-C stops it with 130 and one line, no traceback."""
     with serve_process("--speed", "0", "--end", str(session_file)) as (proc, url, printed):
         assert printed[1] == f"  {SESSION}  (6 messages)"
-        assert printed[2] == f"watch with: SESSTAIL_BASE_URL={url} sesstail watch {SESSION}"
+        assert printed[2] == (
+            f"watch with: SESSTAIL_BASE_URL={url} CLAUDE_CODE_OAUTH_TOKEN=x "
+            f"sesstail watch {SESSION}"
+        )
         watched = client(url, "watch", SESSION, "--json")
         assert watched.exit_code == 0, watched.stderr
         assert [json.loads(line)["uuid"] for line in watched.stdout.splitlines()] == [
             f"m{i}" for i in range(6)
         ]
         # No --org: the server's profile endpoint names its organization, as the service does.
+        # The stream is live-only: what was said before this watch is its history (-n).
         no_org = CliRunner().invoke(
             app,
-            ["watch", SESSION, "--json", "--base-url", url],
+            ["watch", SESSION, "--json", "-n", "6", "--until", "result", "--base-url", url],
             env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
         )
         assert no_org.exit_code == 0, no_org.stderr

@@ -61,10 +61,10 @@ def many_sessions(count: int) -> list[ServedSession]:
 
 
 def test_ls_follows_has_more_up_to_the_limit() -> None:
-    """ls pages with after_id while has_more says so, and stops at --limit."""
+    """v1: ls pages with after_id while has_more says so, and stops at --limit."""
     with serving(*many_sessions(7)) as server:
         server.rest.max_page = 2
-        result = invoke(server, "ls", "--json", "--limit", "5")
+        result = invoke(server, "ls", "--json", "--limit", "5", "--api", "v1")
     assert result.exit_code == 0, result.stderr
     assert [s["id"] for s in lines(result.stdout)] == [f"session_01S{i:02d}" for i in range(5)]
     listed = [p for p in server.request_paths if p.startswith("/v1/sessions?")]
@@ -108,9 +108,9 @@ def test_ls_table_shows_status_model_and_cleans_remote_titles() -> None:
 
 
 def test_ls_sends_the_protocol_headers() -> None:
-    """REST calls carry the bearer token, anthropic-version, the beta and the org header."""
+    """v1 REST calls carry the bearer token, anthropic-version, the beta and the org header."""
     with serving() as server:
-        result = invoke(server, "ls", "--json")
+        result = invoke(server, "ls", "--json", "--api", "v1")
     assert result.exit_code == 0, result.stderr
     headers = {k.lower(): v for k, v in server.request_headers[-1].items()}
     assert headers["authorization"] == f"Bearer {TOKEN}"
@@ -119,14 +119,57 @@ def test_ls_sends_the_protocol_headers() -> None:
     assert headers["x-organization-uuid"] == ORG
 
 
-def test_ls_with_a_rejected_token_is_exit_3_and_never_prints_it() -> None:
+def test_ls_v2_sends_the_v2_headers() -> None:
+    """v2 calls carry the token, anthropic-version, the org, a JSON content type (on a GET
+    too), our User-Agent and the client platform, and no anthropic-beta (PROTOCOL §8)."""
+    with serving() as server:
+        result = invoke(server, "ls", "--json", "--api", "v2")
+    assert result.exit_code == 0, result.stderr
+    assert server.request_paths[-1].startswith("/v1/code/sessions?")
+    headers = {k.lower(): v for k, v in server.request_headers[-1].items()}
+    assert headers["authorization"] == f"Bearer {TOKEN}"
+    assert headers["anthropic-version"] == "2023-06-01"
+    assert headers["x-organization-uuid"] == ORG
+    assert headers["content-type"] == "application/json"
+    assert headers["user-agent"].startswith("sesstail/")
+    assert headers["anthropic-client-platform"] in ("linux", "macos", "windows")
+    assert "anthropic-beta" not in headers
+
+
+def test_ls_v2_follows_next_cursor_and_shows_the_ids_users_paste() -> None:
+    """v2: ls follows next_cursor up to --limit; cse_ ids are shown in the session_ form."""
+    with serving(*many_sessions(5)) as server:
+        server.play_ahead("session_01S03")
+        result = invoke(server, "ls", "--json", "--limit", "4", "--api", "v2")
+        table = invoke(server, "ls", "--api", "v2")
+    assert result.exit_code == 0, result.stderr
+    listed = lines(result.stdout)
+    assert listed[0]["id"] == "session_01S03"  # the most recent first
+    assert len(listed) == 4
+    assert all(s["id"].startswith("session_01S") for s in listed)
+    assert listed[0]["session_status"] == "idle"
+    assert "session_01S03" in table.stdout
+    assert "cse_" not in table.stdout
+
+
+def test_ls_auto_falls_back_to_v1_on_a_server_without_v2() -> None:
+    """auto: a 404 from the v2 list means no v2 here; the v1 list answers."""
+    with serving(*many_sessions(2), apis=("v1",)) as server:
+        result = invoke(server, "ls", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert [s["id"] for s in lines(result.stdout)] == ["session_01S00", "session_01S01"]
+    assert any(p.startswith("/v1/code/sessions") for p in server.request_paths)
+
+
+@pytest.mark.parametrize(("api", "path"), [("v1", "/v1/sessions"), ("v2", "/v1/code/sessions")])
+def test_ls_with_a_rejected_token_is_exit_3_and_never_prints_it(api: str, path: str) -> None:
     """A 401 from the list endpoint is an auth error, exit 3, and the token stays secret."""
     other = "sk-ant-oat01-other-token-ZZZZZZZZZZZZ"
     with serving() as server:
-        result = invoke(server, "ls", token=other)
+        result = invoke(server, "ls", "--api", api, token=other)
     assert result.exit_code == ExitCode.AUTH
     assert other not in result.stderr + result.stdout
-    assert sum(p.startswith("/v1/sessions") for p in server.request_paths) == 1
+    assert sum(p.startswith(path) for p in server.request_paths) == 1
 
 
 def test_server_errors_are_retried_then_exit_5() -> None:
@@ -266,6 +309,7 @@ def test_send_watch_without_an_echo_of_the_prompt_says_so_and_shows_the_turn(
 
     monkeypatch.setattr(attach, "ECHO_WAIT_S", 0.5)
     with serving(session(4)) as server:
+        server.play_ahead(SESSION)  # said before: not part of the turn
         server.rest.faults.echo_prompts = False
         server.rest.reply_delay = 0.8  # the reply comes after the wait for the echo is over
         result = invoke(server, "send", SESSION, "hello", "--watch", "--json", *FAST)
@@ -299,8 +343,8 @@ def test_open_prints_the_web_address() -> None:
 # -- watch --history -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("replay", [True, False])
-def test_backfill_then_live_shows_nothing_twice_and_loses_nothing(replay: bool) -> None:
+@pytest.mark.parametrize(("api", "replay"), [("v1", True), ("v1", False), ("v2", False)])
+def test_backfill_then_live_shows_nothing_twice_and_loses_nothing(api: str, replay: bool) -> None:
     """The history is answered late, while the session goes on playing: what came live in
     the meantime is in both, and each message is shown once, in order, none missing."""
     served = ServedSession.from_objects(SESSION, messages(40), gap=0.02)
@@ -310,22 +354,30 @@ def test_backfill_then_live_shows_nothing_twice_and_loses_nothing(replay: bool) 
     with serving(served, speed=1, faults=faults) as server:
         server.play_ahead(SESSION, 10)
         server.rest.faults.history_delay = 0.3
-        result = invoke(server, "watch", SESSION, "--history", "5", "--until", "result", *FAST)
+        result = invoke(
+            server, "watch", SESSION, "--history", "5", "--until", "result", "--api", api, *FAST
+        )
     assert result.exit_code == 0, result.stderr
     shown = [int(u[1:]) for u in uuids(result.stdout)]
     assert shown == list(range(shown[0], 40))
-    # The five history messages were played after the watch subscribed: the overlap was real.
-    assert shown[0] > 10
+    if api == "v1":
+        # The five history messages were played after the watch subscribed: the overlap
+        # was real.
+        assert shown[0] > 10
+    else:
+        # v2 reads the history by sequence number, then resumes after it: exactly the last
+        # five played before, then everything after.
+        assert shown[0] == 5
 
 
-@pytest.mark.parametrize("replay", [True, False])
-def test_backfill_of_a_session_that_plays_at_once(replay: bool) -> None:
+@pytest.mark.parametrize(("api", "replay"), [("v1", True), ("v1", False), ("v2", False)])
+def test_backfill_of_a_session_that_plays_at_once(api: str, replay: bool) -> None:
     """Whether the live messages beat the history answer or not, the output is the last N
     at the time of asking and everything after: contiguous, each once, to the end."""
     faults = Faults(replay_history=replay, end_with_close=True)
     with serving(session(12), faults=faults) as srv:
         srv.play_ahead(SESSION, 6)
-        result = invoke(srv, "watch", SESSION, "--history", "3", *FAST)
+        result = invoke(srv, "watch", SESSION, "--history", "3", "--api", api, *FAST)
     assert result.exit_code == 0, result.stderr
     shown = [int(u[1:]) for u in uuids(result.stdout)]
     assert shown == list(range(shown[0], 12))
@@ -379,7 +431,7 @@ def test_several_sessions_one_failing_for_good() -> None:
         f"m{i}" for i in range(4)
     ]
     assert len([m for m in out if m["session_id"] == "session_01Bravo"]) == 5
-    assert "01Gone: error: session not found" in result.stderr
+    assert "01Gone: error: session session_01Gone not found" in result.stderr
 
 
 def test_several_sessions_pretty_lines_carry_their_label() -> None:

@@ -21,9 +21,9 @@ from sesstail import __version__
 from sesstail.errors import ExitCode, SesstailError, UsageError
 
 if TYPE_CHECKING:
-    from sesstail.connection import StreamSettings
     from sesstail.credentials import Token
     from sesstail.output import StatusReporter
+    from sesstail.transport.stream import StreamSettings
     from sesstail.watch import Renderer, WatchOptions
 
 _APP_SETTINGS: dict[str, Any] = {
@@ -42,6 +42,12 @@ app = typer.Typer(**_APP_SETTINGS)
 class OutputFormat(enum.StrEnum):
     pretty = "pretty"
     jsonl = "jsonl"
+
+
+class ApiChoice(enum.StrEnum):
+    auto = "auto"
+    v1 = "v1"
+    v2 = "v2"
 
 
 class ColorChoice(enum.StrEnum):
@@ -129,7 +135,6 @@ def main_options(
     """Follow a remote Claude Code session live from a terminal."""
 
 
-LATEST_PAGE = 20  # history messages asked for to recognise a replay on attach
 DEFAULT_BASE_URL = "https://api.anthropic.com"  # protocol.DEFAULT_BASE_URL, without its imports
 SessionArg = Annotated[
     str, typer.Argument(help="The session id (session_…) or its claude.ai/code address.")
@@ -150,6 +155,15 @@ OrgOpt = Annotated[
         help="Organization UUID. Default: CLAUDE_CODE_ORGANIZATION_UUID, ~/.claude.json, "
         "then the profile endpoint.",
         show_default=False,
+    ),
+]
+ApiOpt = Annotated[
+    ApiChoice,
+    typer.Option(
+        "--api",
+        envvar="SESSTAIL_API",
+        case_sensitive=False,
+        help="API generation: v2 (event stream), v1 (WebSocket), or auto: v2, else v1.",
     ),
 ]
 FormatOpt = Annotated[
@@ -271,7 +285,7 @@ def _follow(
 ) -> int:
     import asyncio
 
-    from sesstail.connection import SessionStream
+    from sesstail.transport.stream import SessionStream
     from sesstail.watch import watch
 
     async def go() -> int:
@@ -298,6 +312,7 @@ def watch_command(
     ],
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
+    api: ApiOpt = ApiChoice.auto,
     fmt: FormatOpt = None,
     json_flag: JsonOpt = False,
     types: TypeOpt = None,
@@ -356,7 +371,7 @@ def watch_command(
         if beyond_one and interactive:
             raise UsageError("--interactive follows one session, without --history or --record")
         options = _build_options(types, excludes, until, keepalive)  # usage errors first
-        targets = resolve_targets(session_ids, base_url, org)
+        targets = resolve_targets(session_ids, base_url, org, api.value)
         target = targets[0]
         out_format = _choose_format(fmt, json_flag, sys.stdout)
         stream_options: dict[str, Any] = {
@@ -410,6 +425,7 @@ class Target:
     base_url: str
     org_uuid: str
     env: dict[str, str]
+    api: str = "auto"
 
     def token(self) -> Token:
         """The access token, read afresh (PROTOCOL §6)."""
@@ -417,27 +433,20 @@ class Target:
 
         return load_token(self.env)
 
-    def latest_uuids(self) -> list[str]:
-        """The uuids of the session's latest messages, from its history (PROTOCOL §7)."""
-        from sesstail.sessions_api import SessionsApi
-
-        api = SessionsApi(self.base_url, self.org_uuid, self.token, self.env)
-        items = api.history(self.session_id, LATEST_PAGE)
-        return [u for u in (item.get("uuid") for item in items) if isinstance(u, str)]
-
     def stream_settings(self, **overrides: Any) -> StreamSettings:
-        from sesstail.connection import StreamSettings
         from sesstail.protocol import subscribe_url
+        from sesstail.transport.stream import StreamSettings
 
         return StreamSettings(
             url=subscribe_url(self.base_url, self.session_id, self.org_uuid),
             get_token=self.token,
             env=self.env,
+            api=self.api,
             **overrides,
         )
 
 
-def resolve_target(session_id: str, base_url: str, org: str | None) -> Target:
+def resolve_target(session_id: str, base_url: str, org: str | None, api: str = "auto") -> Target:
     """Validate the arguments (exit 2, nothing sent), then find a token (exit 3) and the org.
 
     Every command that talks to a session starts here.
@@ -445,17 +454,19 @@ def resolve_target(session_id: str, base_url: str, org: str | None) -> Target:
     from sesstail.protocol import validate_session_id
 
     session = validate_session_id(session_id)
-    account = resolve_account(base_url, org)
+    account = resolve_account(base_url, org, api)
     return account.target(session)
 
 
-def resolve_targets(session_ids: list[str], base_url: str, org: str | None) -> list[Target]:
+def resolve_targets(
+    session_ids: list[str], base_url: str, org: str | None, api: str = "auto"
+) -> list[Target]:
     """Sessions of one account: every id validated before any credential is looked up;
     for one id, the same as ``resolve_target``."""
     from sesstail.protocol import validate_session_id
 
     sessions = list(dict.fromkeys(validate_session_id(s) for s in session_ids))
-    account = resolve_account(base_url, org)
+    account = resolve_account(base_url, org, api)
     return [account.target(s) for s in sessions]
 
 
@@ -467,6 +478,7 @@ class Account:
     base_url: str
     org_uuid: str
     env: dict[str, str]
+    api: str = "auto"
 
     def token(self) -> Token:
         """The access token, read afresh (PROTOCOL §6)."""
@@ -476,10 +488,10 @@ class Account:
 
     def target(self, session_id: str) -> Target:
         """A session of this account; ``session_id`` must be validated already."""
-        return Target(session_id, self.base_url, self.org_uuid, self.env)
+        return Target(session_id, self.base_url, self.org_uuid, self.env, self.api)
 
 
-def resolve_account(base_url: str, org: str | None) -> Account:
+def resolve_account(base_url: str, org: str | None, api: str = "auto") -> Account:
     """Validate the base URL and org (exit 2), then find a token (exit 3) and the org:
     ``resolve_target`` without a session."""
     from sesstail.credentials import load_token, resolve_org
@@ -491,7 +503,7 @@ def resolve_account(base_url: str, org: str | None) -> Account:
     env = dict(os.environ)
     token = load_token(env)
     org_uuid = resolve_org(org, env, lambda: _fetch_profile(base, token, env))
-    return Account(base, org_uuid, env)
+    return Account(base, org_uuid, env, api)
 
 
 def _fetch_profile(base: str, token: Token, env: dict[str, str]) -> dict[str, Any]:
@@ -513,6 +525,7 @@ def demo_command(
     excludes: ExcludeOpt = None,
     timestamps: TimestampsOpt = False,
     color: ColorOpt = ColorChoice.auto,
+    api: ApiOpt = ApiChoice.auto,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -523,13 +536,13 @@ def demo_command(
         import asyncio
         import secrets as random_secrets
 
-        from sesstail.connection import SessionStream, StreamSettings
         from sesstail.control import demo_asker, watch_and_answer
         from sesstail.credentials import Token
         from sesstail.output import StatusReporter, want_color
         from sesstail.protocol import subscribe_url
         from sesstail.secrets import Secret
         from sesstail.server import DEMO_SESSION_ID, SessionsServer, demo_session
+        from sesstail.transport.stream import SessionStream, StreamSettings
 
         options = _build_options(types, excludes, "result", False)
         out_format = _choose_format(fmt, json_flag, sys.stdout)
@@ -551,8 +564,10 @@ def demo_command(
                 settings = StreamSettings(
                     url=subscribe_url(server.base_url, DEMO_SESSION_ID, demo_org),
                     get_token=lambda: demo_token,
+                    api=api.value,
                     retries=3,
                     retry_delay=0.2,
+                    env={},
                 )
                 # The demo's permission prompt: asked on a terminal, else allowed (and said so)
                 # so that `sesstail demo | …` still ends by itself.
@@ -647,8 +662,10 @@ def serve_command(
                     f"  {session.session_id}  ({count} message{'' if count == 1 else 's'})",
                     flush=True,
                 )
+            # Works as printed on a fresh machine: without --token any token is accepted.
+            token_part = "CLAUDE_CODE_OAUTH_TOKEN=x " if token is None else ""
             print(
-                f"watch with: SESSTAIL_BASE_URL={server.base_url} "
+                f"watch with: SESSTAIL_BASE_URL={server.base_url} {token_part}"
                 f"sesstail watch {sessions[0].session_id}",
                 flush=True,
             )

@@ -16,6 +16,8 @@ import typer
 
 from sesstail.cli import (
     DEFAULT_BASE_URL,
+    ApiChoice,
+    ApiOpt,
     BaseUrlOpt,
     DebugOpt,
     OpenTimeoutOpt,
@@ -30,8 +32,7 @@ from sesstail.cli import (
 from sesstail.errors import ExitCode
 
 if TYPE_CHECKING:
-    from sesstail.connection import SessionStream
-    from sesstail.watch import MessageSource
+    from sesstail.transport.stream import SessionStream
 
 
 class PermissionMode(enum.StrEnum):
@@ -73,12 +74,13 @@ def _open_stream(
     session_id: str,
     base_url: str,
     org: str | None,
+    api: ApiChoice,
     open_timeout: float,
     reporter: Callable[[str, bool], None],
 ) -> tuple[str, SessionStream]:
-    from sesstail.connection import SessionStream
+    from sesstail.transport.stream import SessionStream
 
-    target = resolve_target(session_id, base_url, org)
+    target = resolve_target(session_id, base_url, org, api.value)
     settings = target.stream_settings(retries=3, retry_delay=0.5, open_timeout=open_timeout)
     return target.session_id, SessionStream(settings, reporter)
 
@@ -94,6 +96,7 @@ def _control(
     session_id: str,
     base_url: str,
     org: str | None,
+    api: ApiChoice,
     subtype: str,
     fields: dict[str, Any] | None,
     *,
@@ -116,7 +119,7 @@ def _control(
         from sesstail.control import request, success_body
 
         session, stream = _open_stream(
-            session_id, base_url, org, open_timeout, _reporter(verbose, quiet, debug)
+            session_id, base_url, org, api, open_timeout, _reporter(verbose, quiet, debug)
         )
         answer = asyncio.run(request(stream, subtype, fields, timeout))
         if json_out:
@@ -145,6 +148,7 @@ def interrupt_command(
     json_out: JsonAnswerOpt = False,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
+    api: ApiOpt = ApiChoice.auto,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -165,6 +169,7 @@ def interrupt_command(
         session_id,
         base_url,
         org,
+        api,
         "interrupt",
         None,
         timeout=timeout,
@@ -185,6 +190,7 @@ def set_model_command(
     json_out: JsonAnswerOpt = False,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
+    api: ApiOpt = ApiChoice.auto,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -208,6 +214,7 @@ def set_model_command(
         session_id,
         base_url,
         org,
+        api,
         "set_model",
         {"model": name},
         timeout=timeout,
@@ -234,6 +241,7 @@ def set_permission_mode_command(
     json_out: JsonAnswerOpt = False,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
+    api: ApiOpt = ApiChoice.auto,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -248,6 +256,7 @@ def set_permission_mode_command(
         session_id,
         base_url,
         org,
+        api,
         "set_permission_mode",
         {"mode": mode.value},
         timeout=timeout,
@@ -270,6 +279,7 @@ def set_thinking_command(
     json_out: JsonAnswerOpt = False,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
+    api: ApiOpt = ApiChoice.auto,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -293,6 +303,7 @@ def set_thinking_command(
         session_id,
         base_url,
         org,
+        api,
         "set_max_thinking_tokens",
         {"max_thinking_tokens": tokens[0]},
         timeout=timeout,
@@ -327,6 +338,7 @@ def mcp_status_command(
     json_out: JsonAnswerOpt = False,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
+    api: ApiOpt = ApiChoice.auto,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -341,6 +353,7 @@ def mcp_status_command(
         session_id,
         base_url,
         org,
+        api,
         "mcp_status",
         None,
         timeout=timeout,
@@ -360,6 +373,7 @@ def context_command(
     json_out: JsonAnswerOpt = False,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
+    api: ApiOpt = ApiChoice.auto,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -374,6 +388,7 @@ def context_command(
         session_id,
         base_url,
         org,
+        api,
         "get_context_usage",
         None,
         timeout=timeout,
@@ -415,6 +430,7 @@ def control_command(
     json_out: JsonAnswerOpt = False,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
+    api: ApiOpt = ApiChoice.auto,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -441,6 +457,7 @@ def control_command(
         session_id,
         base_url,
         org,
+        api,
         subtype,
         parsed[0],
         timeout=timeout,
@@ -460,6 +477,7 @@ def _answer(
     session_id: str,
     base_url: str,
     org: str | None,
+    api: ApiChoice,
     answer: dict[str, Any],
     line: str,
     *,
@@ -476,7 +494,7 @@ def _answer(
         from sesstail.control import send_once
 
         _, stream = _open_stream(
-            session_id, base_url, org, open_timeout, _reporter(verbose, quiet, debug)
+            session_id, base_url, org, api, open_timeout, _reporter(verbose, quiet, debug)
         )
         asyncio.run(send_once(stream, answer, timeout))
         if json_out:
@@ -508,6 +526,7 @@ def allow_command(
     ] = False,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
+    api: ApiOpt = ApiChoice.auto,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -521,6 +540,7 @@ def allow_command(
         session_id,
         base_url,
         org,
+        api,
         allow_response(rid),
         f"allowed {_clean(rid)}",
         timeout=timeout,
@@ -548,6 +568,7 @@ def deny_command(
     ] = False,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
+    api: ApiOpt = ApiChoice.auto,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -563,6 +584,7 @@ def deny_command(
         session_id,
         base_url,
         org,
+        api,
         answer,
         line,
         timeout=timeout,
@@ -603,6 +625,7 @@ def wait_command(
     settle: Annotated[float, typer.Option("--settle", min=0.0, hidden=True)] = 1.0,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
+    api: ApiOpt = ApiChoice.auto,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -613,19 +636,15 @@ def wait_command(
     def job() -> int:
         import asyncio
 
-        from sesstail.connection import SessionStream
         from sesstail.control import State, wait_for_state
+        from sesstail.transport.stream import SessionStream
 
-        target = resolve_target(session_id, base_url, org)
+        target = resolve_target(session_id, base_url, org, api.value)
         settings = target.stream_settings(open_timeout=open_timeout)
         stream = SessionStream(settings, _reporter(verbose, quiet, debug))
-        source: MessageSource = stream
-        if until is WaitState.result:
-            # A result replayed from before we attached is not the one being waited for.
-            from sesstail.attach import SinceAttach
-
-            source = SinceAttach(stream, target.latest_uuids)
-        msg = asyncio.run(wait_for_state(source, State(until.value), timeout, settle))
+        # v1 is live-only and v2 starts at the live end: everything that arrives is new, so
+        # an old result never ends the wait, and no history needs reading.
+        msg = asyncio.run(wait_for_state(stream, State(until.value), timeout, settle))
         if json_out and msg is not None:
             sys.stdout.write(msg.line + "\n")
             sys.stdout.flush()

@@ -16,6 +16,8 @@ import typer
 
 from sesstail.cli import (
     DEFAULT_BASE_URL,
+    ApiChoice,
+    ApiOpt,
     BaseUrlOpt,
     ColorChoice,
     ColorOpt,
@@ -46,7 +48,7 @@ from sesstail.cli import (
     resolve_target,
     run,
 )
-from sesstail.errors import ExitCode, UsageError
+from sesstail.errors import ExitCode, SessionNotFound, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -85,6 +87,7 @@ def ls_command(
     json_flag: Annotated[bool, typer.Option("--json", help="One JSON line per session.")] = False,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
+    api: ApiOpt = ApiChoice.auto,
     color: ColorOpt = ColorChoice.auto,
     debug: DebugOpt = False,
 ) -> None:
@@ -95,8 +98,8 @@ def ls_command(
 
         from sesstail.output import want_color
 
-        account = resolve_account(base_url, org)
-        items = list(_api(account).sessions(limit, status.value if status else None))
+        account = resolve_account(base_url, org, api.value)
+        items = list_sessions(account, limit, status.value if status else None)
         if json_flag:
             for item in items:
                 sys.stdout.write(json.dumps(item, separators=(",", ":")) + "\n")
@@ -113,6 +116,35 @@ def ls_command(
     run(job, debug=debug)
 
 
+def list_sessions(account: Account, limit: int, status: str | None) -> list[dict[str, Any]]:
+    """The sessions, by the API asked for; ``auto``: v2's list, else v1's (PROTOCOL §9).
+    v2 items keep their fields, with ``id`` in the ``session_…`` form and the v1 names of
+    status and model added, so the table and ``--json`` read the same either way."""
+    from sesstail.transport.http import HttpStatusError
+
+    if account.api != "v1":
+        from sesstail.transport.rest_v2 import V2_STATUSES, V2Api, as_v1_resource
+
+        v2 = V2Api(account.base_url, account.org_uuid, account.token, account.env)
+        wanted = V2_STATUSES.get(status, [status]) if status else None
+        kept: list[dict[str, Any]] = []
+        try:
+            # Read on (the pages are bounded) until enough match: statuses are coarser in v2.
+            for item in v2.sessions(limit if status is None else 100_000, wanted):
+                resource = as_v1_resource(item)
+                if status is None or resource["session_status"] == status:
+                    kept.append(resource)
+                    if len(kept) >= limit:
+                        break
+        except (SessionNotFound, HttpStatusError) as exc:
+            not_v2 = isinstance(exc, SessionNotFound) or exc.status in (404, 405, 426, 501)
+            if account.api == "v2" or not not_v2:
+                raise
+        else:
+            return kept
+    return list(_api(account).sessions(limit, status))
+
+
 # -- history -------------------------------------------------------------------------------
 
 
@@ -124,6 +156,7 @@ def history_command(
     ] = 50,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
+    api: ApiOpt = ApiChoice.auto,
     fmt: FormatOpt = None,
     json_flag: JsonOpt = False,
     types: TypeOpt = None,
@@ -140,16 +173,19 @@ def history_command(
     """
 
     def job() -> int:
-        from sesstail.output import want_color
-        from sesstail.sessions_api import as_messages
+        import asyncio
+
+        from sesstail.output import StatusReporter, want_color
+        from sesstail.transport.stream import SessionStream
 
         options = _build_options(types, excludes, None, keepalive)  # usage errors first
-        target = resolve_target(session_id, base_url, org)
+        target = resolve_target(session_id, base_url, org, api.value)
         out_format = _choose_format(fmt, json_flag, sys.stdout)
-        objs = _api(target).history(target.session_id, limit)
+        stream = SessionStream(target.stream_settings(), StatusReporter(verbose=debug))
+        history = asyncio.run(stream.last_messages(limit))
         renderer = _build_renderer(out_format, want_color(color.value, sys.stdout), timestamps)
         try:
-            for msg in as_messages(objs):
+            for msg in history:
                 if msg.obj["type"] == "keep_alive" and not options.keepalive:
                     continue
                 if options.filter.keeps(msg.obj):
@@ -211,6 +247,7 @@ def send_command(
     ] = False,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
+    api: ApiOpt = ApiChoice.auto,
     fmt: FormatOpt = None,
     json_flag: JsonOpt = False,
     types: TypeOpt = None,
@@ -239,25 +276,17 @@ def send_command(
         prompt = sys.stdin.read() if text == "-" else text
         if not prompt.strip():
             raise UsageError("the prompt is empty")
+        import asyncio
+
+        from sesstail.transport.stream import SessionStream
+
         options = _build_options(types, excludes, None, False)  # usage errors first
         out_format = _choose_format(fmt, json_flag, sys.stdout)
-        target = resolve_target(session_id, base_url, org)
-        api = _api(target, retry_delay=retry_delay)
+        target = resolve_target(session_id, base_url, org, api.value)
         prompt_uuid = str(uuid.uuid4())
         reporter = StatusReporter(
             verbose=verbose or debug, quiet=quiet, color=want_color(color.value, sys.stderr)
         )
-        if not watch_flag:
-            api.send_prompt(target.session_id, prompt, prompt_uuid)
-            reporter(f"sent to {target.session_id}", True)
-            print(prompt_uuid, flush=True)
-            return ExitCode.OK
-        import asyncio
-
-        from sesstail.attach import AfterPrompt
-        from sesstail.connection import SessionStream
-        from sesstail.watch import watch
-
         settings = target.stream_settings(
             retries=retries,
             retry_delay=retry_delay,
@@ -265,15 +294,19 @@ def send_command(
             ping_timeout=ping_timeout,
             open_timeout=open_timeout,
         )
+        stream = SessionStream(settings, reporter)
+        if not watch_flag:
+            asyncio.run(stream.send_prompt(prompt, prompt_uuid))
+            reporter(f"sent to {target.session_id}", True)
+            print(prompt_uuid, flush=True)
+            return ExitCode.OK
+        from sesstail.attach import AfterPrompt
+        from sesstail.watch import watch
+
         renderer = _build_renderer(out_format, want_color(color.value, sys.stdout), timestamps)
 
-        def post() -> None:
-            api.send_prompt(target.session_id, prompt, prompt_uuid)
-            reporter(f"sent to {target.session_id}", True)
-
         async def go() -> int:
-            source = AfterPrompt(SessionStream(settings, reporter), prompt_uuid, post)
-            await watch(source, renderer, options)
+            await watch(AfterPrompt(stream, prompt_uuid, prompt), renderer, options)
             return ExitCode.OK
 
         return asyncio.run(go())
@@ -368,10 +401,10 @@ def follow_sessions(
     from functools import partial
 
     from sesstail.attach import Backfilled
-    from sesstail.connection import SessionStream
     from sesstail.multi import Followed, follow_many, session_labels
     from sesstail.output import JsonlWriter
     from sesstail.record import Recorded, Recorder
+    from sesstail.transport.stream import SessionStream
     from sesstail.watch import MessageSource, Renderer, watch
 
     several = len(targets) > 1
@@ -386,12 +419,6 @@ def follow_sessions(
 
         return PrettyRenderer(sys.stdout, color=color, timestamps=timestamps, label=label)
 
-    def fetch_history(target: Target) -> list[Any]:
-        from sesstail.sessions_api import as_messages
-
-        objs = _api(target, retry_delay=retry_delay).history(target.session_id, history)
-        return as_messages(objs)
-
     async def go() -> int:
         followed: list[Followed] = []
         for target in targets:
@@ -402,7 +429,7 @@ def follow_sessions(
             stream = SessionStream(target.stream_settings(**stream_options), status)
             source: MessageSource = stream
             if history:
-                source = Backfilled(stream, partial(fetch_history, target))
+                source = Backfilled(stream, history)
             if recorder is not None:
                 source = Recorded(source, recorder)
             followed.append(Followed(target.session_id, label, source, renderer_for(label)))

@@ -19,9 +19,8 @@ import os
 import re
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TextIO, cast
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from sesstail.connection import SessionStream, StreamSettings
 from sesstail.errors import CannotConnect, ControlError, ControlTimeout, UsageError
 from sesstail.protocol import (
     Message,
@@ -30,6 +29,7 @@ from sesstail.protocol import (
     control_success,
     is_permission_prompt,
 )
+from sesstail.transport.stream import SessionStream, StreamSettings
 
 if TYPE_CHECKING:
     from sesstail.watch import MessageSource, Renderer, WatchOptions
@@ -129,8 +129,8 @@ def success_body(answer: dict[str, Any], what: str) -> dict[str, Any]:
 
 
 def _messages(stream: SessionStream) -> AsyncGenerator[Message, None]:
-    """The stream's messages as the async generator they are, so they can be closed early."""
-    return cast("AsyncGenerator[Message, None]", stream.messages())
+    """The stream's messages, as an async generator that can be closed early."""
+    return stream.messages()
 
 
 async def _send_when_connected(
@@ -191,9 +191,10 @@ async def exchange(
             done, _ = await asyncio.wait({receiver}, timeout=min(remaining, RESEND_CHECK_S))
             if done:
                 return receiver.result()
-            if stream.connections > sent_on:
+            if stream.connections > sent_on and not stream.durable_sends:
                 # The connection was replaced before the answer came: the request may have
-                # died with it, so it goes again, with the same id, on the new one.
+                # died with it, so it goes again, with the same id, on the new one. (A v2
+                # request was posted, not sent on the connection: it survives.)
                 await _send_when_connected(stream, request, receiver)
                 sent_on = stream.connections
     finally:
@@ -212,8 +213,17 @@ async def request(
 async def send_once(stream: SessionStream, obj: dict[str, Any], timeout: float) -> None:
     """Send one frame that has no answer (a prompt's answer) and close cleanly.
 
-    The close handshake makes sure the frame reached the server before we exit.
+    v1: the close handshake makes sure the frame reached the server before we exit. v2: the
+    answer is posted; the POST's own answer says it arrived.
     """
+    try:
+        async with asyncio.timeout(timeout):
+            await stream.resolve()
+            if stream.durable_sends:
+                await stream.send(obj)
+                return
+    except TimeoutError:
+        raise ControlTimeout(f"could not send the answer within {timeout:g} s") from None
 
     async def receive() -> None:
         async with contextlib.aclosing(_messages(stream)) as messages:
