@@ -108,7 +108,7 @@ class V2Routes:
         )
         timeline = server.subscribe(session)
         cursor = 0 if start is None else timeline.after(start)
-        if start is not None and faulty and faults.truncate_catch_up:
+        if start is not None and faults.truncate_catch_up:
             transport.write(b"event: catch_up_truncated\ndata: {}\n\n")
             skipped = 0
             while cursor < len(timeline.entries) and skipped < faults.truncate_catch_up:
@@ -215,8 +215,9 @@ class V2Routes:
         server.subscribe(session)  # a session someone talks to is running
         for obj in payloads:
             assert isinstance(obj, dict)
-            server.received.append(obj)
             kind = obj["type"]
+            if kind.startswith("control_"):
+                server.received.append(obj)  # the control frames, as on the v1 socket
             if kind == "user":
                 event_uuid = obj.get("uuid")
                 if not isinstance(event_uuid, str):
