@@ -1,23 +1,27 @@
-"""JSONL throughput: ``sesstail watch --json`` against a bare websockets client, same run.
+"""JSONL throughput: ``sesstail watch --json`` against a bare client of the same API, same run.
 
-Both clients read the same session from ``sesstail serve --speed 0 --end`` (a fresh server
-process per measurement) and write to /dev/null. Each measurement is a whole process, spawn to
+v1: ``watch --api v1 --json`` against a bare websockets client; v2: ``watch --api v2 --json``
+against a bare SSE reader (httpx + httpx-sse, orjson). Both clients read the same session
+from ``sesstail serve --speed 0 --end`` (a fresh server process per measurement) and write
+to /dev/null. Each measurement is a whole process, spawn to
 exit; a run over a one-message session on the same server measures the fixed cost (interpreter,
 imports, connect, close), and "streaming" is the difference. Rounds alternate the order of the
 clients; the medians are reported. Target: sesstail's process time ≤ 1.25× the baseline's.
 
-    python bench/bench_jsonl.py [--quick] [--messages N] [--rounds R]
+    python bench/bench_jsonl.py [--api v1|v2|both] [--quick] [--messages N] [--rounds R]
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from common import (
     Client,
     SessionFile,
     bare_client_argv,
+    bare_sse_client_argv,
     child_env,
     clients_table,
     machine,
@@ -39,8 +43,11 @@ from common import (
 TARGET_RATIO = 1.25
 
 
-def sesstail_jsonl(base_url: str, session_id: str) -> list[str]:
-    return watch_argv(base_url, session_id, "--json")
+def sesstail_jsonl(api: str) -> Callable[[str, str], list[str]]:
+    def argv(base_url: str, session_id: str) -> list[str]:
+        return watch_argv(base_url, session_id, "--json", "--api", api)
+
+    return argv
 
 
 def count_lines(path: Path) -> int:
@@ -65,29 +72,46 @@ def check_output(clients: list[Client], big: SessionFile, directory: Path) -> li
 
 def main() -> None:
     p = parser(__doc__ or "")
+    p.add_argument("--api", choices=("v1", "v2", "both"), default="both")
     p.add_argument("--messages", type=int, default=None, help="default 100,000 (quick: 10,000)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--no-check", action="store_true", help="skip the output line-count check")
     args = p.parse_args()
     count = args.messages or (10_000 if args.quick else 100_000)
-
-    clients = [
-        Client("sesstail watch --json", sesstail_jsonl),
-        Client("bare websockets client", bare_client_argv),
-    ]
+    apis = ["v1", "v2"] if args.api == "both" else [args.api]
     with tempfile.TemporaryDirectory(prefix="sesstail-bench-") as tmp:
         directory = Path(tmp)
         say(f"generating {count:,} messages in {directory}")
         big = timed("generate", lambda: write_session(directory / "mixed.jsonl", count))
         tiny = write_tiny_session(directory)
         warm_up()
-        measure_rounds(clients, big, tiny, args.rounds)
-        problems = [] if args.no_check else check_output(clients, big, directory)
+        for api in apis:
+            measure_api(api, big, tiny, directory, count, args.rounds, check=not args.no_check)
+
+
+def measure_api(
+    api: str,
+    big: SessionFile,
+    tiny: SessionFile,
+    directory: Path,
+    count: int,
+    rounds: int,
+    *,
+    check: bool,
+) -> None:
+    baseline = (
+        Client("bare websockets client", bare_client_argv)
+        if api == "v1"
+        else Client("bare SSE reader (httpx-sse)", bare_sse_client_argv)
+    )
+    clients = [Client(f"sesstail watch --api {api} --json", sesstail_jsonl(api)), baseline]
+    measure_rounds(clients, big, tiny, rounds)
+    problems = check_output(clients, big, directory) if check else []
 
     ours, bare = clients
     print(
-        f"\nJSONL throughput: {count:,} messages ({megabytes(big.size)}, "
-        f"{big.size / count:.0f} B/message) to /dev/null, median of {args.rounds} rounds; "
+        f"\nJSONL throughput, API {api}: {count:,} messages ({megabytes(big.size)}, "
+        f"{big.size / count:.0f} B/message) to /dev/null, median of {rounds} rounds; "
         f"{machine()}"
     )
     clients_table(clients, count)
@@ -101,15 +125,15 @@ def main() -> None:
     streaming_ratio = ours.streaming() / bare.streaming()
     cpu_ratio = ours.cpu() / bare.cpu()
     print(
-        f"\nratios sesstail/bare: process {process_ratio:.2f}×, "
+        f"\nratios sesstail/bare ({api}): process {process_ratio:.2f}×, "
         f"streaming (process − 1-message run) {streaming_ratio:.2f}×, CPU {cpu_ratio:.2f}×"
     )
     for problem in problems:
         print(f"output check FAILED: {problem}")
-    if not args.no_check and not problems:
+    if check and not problems:
         print(f"output check: both clients wrote {count:,} lines")
     ok = process_ratio <= TARGET_RATIO and not problems
-    target_line(f"jsonl ≤{TARGET_RATIO}× baseline: {process_ratio:.2f}× {verdict(ok)}")
+    target_line(f"jsonl {api} ≤{TARGET_RATIO}× baseline: {process_ratio:.2f}× {verdict(ok)}")
 
 
 if __name__ == "__main__":

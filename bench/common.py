@@ -105,6 +105,11 @@ def watch_argv(base_url: str, session_id: str, *options: str) -> list[str]:
     ]
 
 
+def bare_sse_client_argv(base_url: str, session_id: str) -> list[str]:
+    url = f"{base_url}/v1/code/sessions/{session_id}/events/stream?from_sequence_num=0"
+    return [PYTHON, str(BENCH_DIR / "bare_sse_client.py"), url, TOKEN, ORG]
+
+
 def bare_client_argv(base_url: str, session_id: str) -> list[str]:
     from sesstail.protocol import subscribe_url
 

@@ -397,7 +397,7 @@ class SessionsServer:
     ) -> Entry:
         """Something the session said: into its timeline, for every connection to read."""
         timeline = self.timeline(session_id)
-        obj = json.loads(line)
+        obj = loads(line)
         kind = str(obj.get("type"))
         ephemeral = kind == "stream_event" or (
             kind == "system" and obj.get("subtype") == "thinking_tokens"
@@ -456,6 +456,8 @@ class SessionsServer:
             if self.speed > 0 and gap > 0 and index > 0:
                 await asyncio.sleep(gap / self.speed)
             line = session.messages[index]
+            if index % 256 == 255:
+                await asyncio.sleep(0)  # played at once: let the connections send meanwhile
             prompt = prompts.get(index)
             if prompt is not None:
                 decision = await self._prompt_gate(session, prompt, line)
