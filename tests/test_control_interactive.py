@@ -136,6 +136,21 @@ def interactive(srv: SessionsServer, *extra: str, raw: bool = False) -> Iterator
 QUESTION = "Allow Bash (perm_r1)? [a]llow / [d]eny / [l]eave it: "
 
 
+@pytest.mark.parametrize("hidden_by", [["--json"], ["-x", "control_request"]])
+def test_a_prompt_the_output_does_not_draw_is_shown_whole_before_the_question(
+    hidden_by: list[str],
+) -> None:
+    """JSONL output, or a filter that hides control requests: the banner is drawn anyway
+    before the question, so nobody is asked about what they were not shown."""
+    with serve(prompt_session()) as srv, interactive(srv, *hidden_by) as term:
+        screen = term.expect(QUESTION)
+        before = screen.split(QUESTION, 1)[0]
+        assert "PERMISSION REQUESTED" in before
+        assert "rm -rf build" in before
+        term.type("a")
+        assert term.finish() == 0
+
+
 def test_allow_at_the_prompt_sends_the_protocol_answer() -> None:
     """Typing a at the question sends allow with updatedInput; the tool's result follows."""
     with serve(prompt_session()) as srv, interactive(srv) as term:

@@ -114,7 +114,7 @@ async def server() -> AsyncIterator[SessionsServer]:
         yield srv
 
 
-def transport_for(srv: SessionsServer) -> Transport:
+def transport_for(srv: SessionsServer, api: str = "v1") -> Transport:
     return v1_transport(
         srv.base_url,
         ORG,
@@ -122,6 +122,7 @@ def transport_for(srv: SessionsServer) -> Transport:
         {},
         control_timeout=5.0,
         stream_options={"retry_delay": 0.05, "retries": 3},
+        api=api,
     )
 
 
@@ -134,8 +135,13 @@ async def until(condition: Callable[[], bool], within: float = 5.0) -> None:
 
 
 def cells(app: TopApp) -> dict[str, list[str]]:
-    """The table as plain text: session id → its cells."""
-    table = app.query_one("#sessions", SessionTable)
+    """The table as plain text: session id → its cells (none while the view is not up yet)."""
+    from textual.css.query import NoMatches
+
+    try:
+        table = app.query_one("#sessions", SessionTable)
+    except NoMatches:
+        return {}
     return {key: [c.plain for c in table.cells_of(key)] for key in table.keys}
 
 
@@ -171,6 +177,26 @@ async def test_the_view_shows_each_session_and_puts_the_waiting_one_first(
         assert app.follower is not None
         assert DONE not in app.follower.streams
         assert rows[DONE][5] == ""
+
+
+async def test_over_v2_a_prompt_is_allowed_from_the_view() -> None:
+    """top over the v2 API (its list, event streams and posted answers): the waiting
+    session stands out, and a from the view posts the allow answer; the tool goes on."""
+    async with SessionsServer([prompt_session()], speed=1, token=TOKEN, org=ORG) as srv:
+        srv.play_ahead(WAITING, 1)
+        app = TopApp(transport_for(srv, "v2"), refresh=0.5, tick=0.05)
+        async with app.run_test(size=(160, 40)) as pilot:
+            await until(lambda: status_of(app, WAITING) == "NEEDS YOU")
+            app.select(WAITING)
+            await pilot.press("p")
+            await until(lambda: isinstance(app.screen, PromptScreen))
+            await pilot.press("a")
+            await until(lambda: status_of(app, WAITING) == "idle")
+        answers = [f for f in srv.received if f.get("type") == "control_response"]
+        assert [a["response"]["response"] for a in answers] == [
+            {"behavior": "allow", "updatedInput": {}}
+        ]
+        assert any(p.startswith("/v1/code/sessions?") for p in srv.request_paths)
 
 
 async def test_a_permission_prompt_is_shown_whole_and_allowed_from_the_view(

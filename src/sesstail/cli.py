@@ -236,6 +236,14 @@ QuietOpt = Annotated[
     bool, typer.Option("--quiet", "-q", help="No status lines on stderr; errors only.")
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Tracebacks on errors (implies -v).")]
+NotifyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--notify",
+        help="A desktop notification when a session needs you or a turn ends "
+        "(notify-send, osascript, the terminal's, else the bell).",
+    ),
+]
 PingIntervalOpt = Annotated[float, typer.Option("--ping-interval", min=0.01, hidden=True)]
 PingTimeoutOpt = Annotated[float, typer.Option("--ping-timeout", min=0.01, hidden=True)]
 OpenTimeoutOpt = Annotated[float, typer.Option("--open-timeout", min=0.01, hidden=True)]
@@ -357,22 +365,42 @@ def watch_command(
             show_default=False,
         ),
     ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="WHEN",
+            help="Local sessions: the transcript from this time (10m, 2h, 2026-12-01T10:00Z).",
+            show_default=False,
+        ),
+    ] = None,
+    notify: NotifyOpt = False,
 ) -> None:
     """Follow sessions live: pretty on a terminal, one JSON line per message when piped.
 
-    Several sessions: each reconnects on its own, a session that fails for good is reported
-    and the others go on; the exit code is the worst outcome (0 < 4 < 3 < 5 < others).
+    A session is a remote id (session_…), its claude.ai/code address, or a local session:
+    its id or the path of its transcript (.jsonl). Several sessions: each reconnects on its
+    own, a session that fails for good is reported and the others go on; the exit code is
+    the worst outcome (0 < 4 < 3 < 5 < others).
     """
 
     def job() -> int:
+        from sesstail.cli_local import is_local_target
         from sesstail.output import StatusReporter, want_color
 
-        beyond_one = len(session_ids) > 1 or history > 0 or record is not None
-        if beyond_one and interactive:
-            raise UsageError("--interactive follows one session, without --history or --record")
+        local = [s for s in session_ids if is_local_target(s)]
+        beyond_one = (
+            len(session_ids) > 1 or history > 0 or record is not None or bool(local) or notify
+        )
+        if interactive and (beyond_one or local):
+            raise UsageError(
+                "--interactive follows one remote session, without --history, --record or --notify"
+            )
+        if since is not None and len(local) != len(session_ids):
+            raise UsageError("--since works on local sessions (remote ones: use -n N)")
         options = _build_options(types, excludes, until, keepalive)  # usage errors first
-        targets = resolve_targets(session_ids, base_url, org, api.value)
-        target = targets[0]
+        remote = [s for s in session_ids if s not in local]
+        targets = resolve_targets(remote, base_url, org, api.value) if remote else []
         out_format = _choose_format(fmt, json_flag, sys.stdout)
         stream_options: dict[str, Any] = {
             "retries": retries,
@@ -383,7 +411,6 @@ def watch_command(
             # JSON lines are written as received: the parsed object only serves filters.
             "exact_numbers": out_format is not OutputFormat.jsonl,
         }
-        settings = target.stream_settings(**stream_options)
         reporter = StatusReporter(
             verbose=verbose or debug,
             quiet=quiet,
@@ -393,6 +420,7 @@ def watch_command(
         if beyond_one:
             from sesstail.cli_sessions import follow_sessions
 
+            order = {s: i for i, s in enumerate(session_ids)}
             return follow_sessions(
                 targets,
                 stream_options,
@@ -403,8 +431,12 @@ def watch_command(
                 timestamps=timestamps,
                 history=history,
                 record=record,
-                retry_delay=retry_delay,
+                local=sorted(dict.fromkeys(local), key=order.__getitem__),
+                since=since,
+                verbose=verbose or debug,
+                notify=notify,
             )
+        settings = targets[0].stream_settings(**stream_options)
         if interactive:
             from sesstail.control import follow_interactively, require_terminal
 
@@ -526,11 +558,25 @@ def demo_command(
     timestamps: TimestampsOpt = False,
     color: ColorOpt = ColorChoice.auto,
     api: ApiOpt = ApiChoice.auto,
+    local: Annotated[
+        bool,
+        typer.Option(
+            "--local",
+            help="Write a local transcript as a Claude Code session would, and follow it.",
+        ),
+    ] = False,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Play a sample session from the embedded server and watch it, as `watch` would."""
+    if local:
+        run(
+            lambda: _demo_local(
+                speed, fmt, json_flag, types, excludes, timestamps, color, verbose or debug, quiet
+            ),
+            debug=debug,
+        )
 
     def job() -> int:
         import asyncio
@@ -578,6 +624,40 @@ def demo_command(
         return asyncio.run(go())
 
     run(job, debug=debug)
+
+
+def _demo_local(
+    speed: float,
+    fmt: OutputFormat | None,
+    json_flag: bool,
+    types: list[str] | None,
+    excludes: list[str] | None,
+    timestamps: bool,
+    color: ColorChoice,
+    verbose: bool,
+    quiet: bool,
+) -> int:
+    """``demo --local``: a transcript written into a temporary directory while it is
+    followed, as ``watch`` follows any local session."""
+    import asyncio
+    import tempfile
+
+    from sesstail.local.demo import LocalDemo
+    from sesstail.output import StatusReporter, want_color
+    from sesstail.watch import watch
+
+    options = _build_options(types, excludes, None, False)
+    out_format = _choose_format(fmt, json_flag, sys.stdout)
+    reporter = StatusReporter(
+        verbose=verbose, quiet=quiet, color=want_color(color.value, sys.stderr)
+    )
+    renderer = _build_renderer(out_format, want_color(color.value, sys.stdout), timestamps)
+    with tempfile.TemporaryDirectory(prefix="sesstail-demo-") as directory:
+        pause = 0.0 if speed == 0 else 0.4 / speed
+        demo = LocalDemo(Path(directory), pause=pause, options=options, verbose=verbose)
+        reporter(f"demo: writing and following {demo.path}", False)
+        asyncio.run(watch(demo, renderer, options))
+    return ExitCode.OK
 
 
 @app.command("serve")
@@ -694,9 +774,9 @@ def _played_count(value: str) -> int | None:
 
 
 # Commands of other areas register themselves on `app` (they import only typer at load).
-from sesstail import cli_control, cli_sessions  # noqa: E402
+from sesstail import cli_control, cli_sessions, cli_top  # noqa: E402
 
-__all__ = ["app", "cli_control", "cli_sessions", "main", "run"]
+__all__ = ["app", "cli_control", "cli_sessions", "cli_top", "main", "run"]
 
 
 def _app_for(args: list[str]) -> typer.Typer:

@@ -20,6 +20,7 @@ from sesstail.cli import (
     ApiOpt,
     BaseUrlOpt,
     DebugOpt,
+    NotifyOpt,
     OpenTimeoutOpt,
     OrgOpt,
     QuietOpt,
@@ -29,7 +30,7 @@ from sesstail.cli import (
     resolve_target,
     run,
 )
-from sesstail.errors import ExitCode
+from sesstail.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from sesstail.transport.stream import SessionStream
@@ -78,8 +79,10 @@ def _open_stream(
     open_timeout: float,
     reporter: Callable[[str, bool], None],
 ) -> tuple[str, SessionStream]:
+    from sesstail.cli_local import refuse_local
     from sesstail.transport.stream import SessionStream
 
+    refuse_local(session_id, "a control request")
     target = resolve_target(session_id, base_url, org, api.value)
     settings = target.stream_settings(retries=3, retry_delay=0.5, open_timeout=open_timeout)
     return target.session_id, SessionStream(settings, reporter)
@@ -623,6 +626,7 @@ def wait_command(
         bool, typer.Option("--json", help="Print the message that ended the wait as a JSON line.")
     ] = False,
     settle: Annotated[float, typer.Option("--settle", min=0.0, hidden=True)] = 1.0,
+    notify: NotifyOpt = False,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
     api: ApiOpt = ApiChoice.auto,
@@ -636,17 +640,45 @@ def wait_command(
     def job() -> int:
         import asyncio
 
+        from sesstail.cli_local import is_local_target
         from sesstail.control import State, wait_for_state
         from sesstail.transport.stream import SessionStream
+        from sesstail.watch import MessageSource
 
-        target = resolve_target(session_id, base_url, org, api.value)
-        settings = target.stream_settings(open_timeout=open_timeout)
-        stream = SessionStream(settings, _reporter(verbose, quiet, debug))
-        # v1 is live-only and v2 starts at the live end: everything that arrives is new, so
-        # an old result never ends the wait, and no history needs reading.
-        msg = asyncio.run(wait_for_state(stream, State(until.value), timeout, settle))
+        source: MessageSource
+        label = session_id
+        if is_local_target(session_id):
+            from sesstail.cli_local import local_source
+
+            if until is WaitState.blocked:
+                raise UsageError("a local session has no permission prompts to wait for")
+            # What the transcript holds already comes as history: an old result does not
+            # count, and an idle session is seen at once.
+            label, source = local_source(session_id, options=None, history=20)
+        else:
+            target = resolve_target(session_id, base_url, org, api.value)
+            settings = target.stream_settings(open_timeout=open_timeout)
+            # v1 is live-only and v2 starts at the live end: everything that arrives is
+            # new, so an old result never ends the wait, and no history needs reading.
+            source = SessionStream(settings, _reporter(verbose, quiet, debug))
+        notifier = None
+        if notify:
+            from sesstail.notify import Notifier, NotifyingSource
+
+            notifier = Notifier.for_this_machine()
+            source = NotifyingSource(source, notifier, label)
+        try:
+            msg = asyncio.run(wait_for_state(source, State(until.value), timeout, settle))
+        finally:
+            if notifier is not None:
+                notifier.close()
         if json_out and msg is not None:
-            sys.stdout.write(msg.line + "\n")
+            from sesstail.protocol import encode
+
+            # A local turn's end is a transcript line mapped onto a result: the mapped
+            # message is what a script reading .result expects.
+            line = encode(msg.obj) if is_local_target(session_id) else msg.line
+            sys.stdout.write(line + "\n")
             sys.stdout.flush()
         return ExitCode.OK
 

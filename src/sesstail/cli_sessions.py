@@ -48,7 +48,7 @@ from sesstail.cli import (
     resolve_target,
     run,
 )
-from sesstail.errors import ExitCode, SessionNotFound, UsageError
+from sesstail.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from sesstail.cli import Account, Target
     from sesstail.output import StatusReporter
     from sesstail.sessions_api import SessionsApi
-    from sesstail.watch import WatchOptions
+    from sesstail.watch import MessageSource, WatchOptions
 
 
 class SessionStatus(enum.StrEnum):
@@ -85,6 +85,21 @@ def ls_command(
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 20,
     json_flag: Annotated[bool, typer.Option("--json", help="One JSON line per session.")] = False,
+    local: Annotated[
+        bool,
+        typer.Option(
+            "--local", help="The sessions on this machine (Claude Code's transcripts) instead."
+        ),
+    ] = False,
+    project: Annotated[
+        str | None,
+        typer.Option(
+            "--project",
+            metavar="DIR",
+            help="With --local: only the sessions of this project directory.",
+            show_default=False,
+        ),
+    ] = None,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     org: OrgOpt = None,
     api: ApiOpt = ApiChoice.auto,
@@ -98,6 +113,10 @@ def ls_command(
 
         from sesstail.output import want_color
 
+        if project is not None and not local:
+            raise UsageError("--project goes with --local")
+        if local:
+            return _ls_local(status, limit, json_flag, project, want_color(color.value, sys.stdout))
         account = resolve_account(base_url, org, api.value)
         items = list_sessions(account, limit, status.value if status else None)
         if json_flag:
@@ -116,33 +135,32 @@ def ls_command(
     run(job, debug=debug)
 
 
+def _ls_local(
+    status: SessionStatus | None, limit: int, json_flag: bool, project: str | None, color: bool
+) -> int:
+    from sesstail.local.sessions import list_local_sessions, write_jsonl
+
+    if status is not None:
+        raise UsageError("--status is for remote sessions (local ones have no status)")
+    sessions = list_local_sessions(limit=limit, project=project)
+    if json_flag:
+        write_jsonl(sessions, sys.stdout)
+        return ExitCode.OK
+    if not sessions:
+        _say("sesstail: no local sessions")
+        return ExitCode.OK
+    from sesstail.render.local_table import render_local_sessions
+
+    render_local_sessions(sessions, sys.stdout, color=color)
+    return ExitCode.OK
+
+
 def list_sessions(account: Account, limit: int, status: str | None) -> list[dict[str, Any]]:
-    """The sessions, by the API asked for; ``auto``: v2's list, else v1's (PROTOCOL §9).
-    v2 items keep their fields, with ``id`` in the ``session_…`` form and the v1 names of
-    status and model added, so the table and ``--json`` read the same either way."""
-    from sesstail.transport.http import HttpStatusError
+    from sesstail.transport.listing import list_sessions as listed
 
-    if account.api != "v1":
-        from sesstail.transport.rest_v2 import V2_STATUSES, V2Api, as_v1_resource
-
-        v2 = V2Api(account.base_url, account.org_uuid, account.token, account.env)
-        wanted = V2_STATUSES.get(status, [status]) if status else None
-        kept: list[dict[str, Any]] = []
-        try:
-            # Read on (the pages are bounded) until enough match: statuses are coarser in v2.
-            for item in v2.sessions(limit if status is None else 100_000, wanted):
-                resource = as_v1_resource(item)
-                if status is None or resource["session_status"] == status:
-                    kept.append(resource)
-                    if len(kept) >= limit:
-                        break
-        except (SessionNotFound, HttpStatusError) as exc:
-            not_v2 = isinstance(exc, SessionNotFound) or exc.status in (404, 405, 426, 501)
-            if account.api == "v2" or not not_v2:
-                raise
-        else:
-            return kept
-    return list(_api(account).sessions(limit, status))
+    return listed(
+        account.base_url, account.org_uuid, account.token, account.env, account.api, limit, status
+    )
 
 
 # -- history -------------------------------------------------------------------------------
@@ -175,14 +193,25 @@ def history_command(
     def job() -> int:
         import asyncio
 
+        from sesstail.cli_local import is_local_target
         from sesstail.output import StatusReporter, want_color
         from sesstail.transport.stream import SessionStream
 
         options = _build_options(types, excludes, None, keepalive)  # usage errors first
-        target = resolve_target(session_id, base_url, org, api.value)
         out_format = _choose_format(fmt, json_flag, sys.stdout)
-        stream = SessionStream(target.stream_settings(), StatusReporter(verbose=debug))
-        history = asyncio.run(stream.last_messages(limit))
+        if is_local_target(session_id):
+            from sesstail.cli_local import local_source
+
+            _, source = local_source(session_id, options=options, history=limit, follow=False)
+
+            async def read() -> list[Any]:
+                return [msg async for msg in source.messages()]
+
+            history = asyncio.run(read())
+        else:
+            target = resolve_target(session_id, base_url, org, api.value)
+            stream = SessionStream(target.stream_settings(), StatusReporter(verbose=debug))
+            history = asyncio.run(stream.last_messages(limit))
         renderer = _build_renderer(out_format, want_color(color.value, sys.stdout), timestamps)
         try:
             for msg in history:
@@ -394,9 +423,13 @@ def follow_sessions(
     timestamps: bool,
     history: int,
     record: Path | None,
-    retry_delay: float,
+    local: list[str] | None = None,
+    since: str | None = None,
+    verbose: bool = False,
+    notify: bool = False,
 ) -> int:
-    """``watch`` beyond one plain session: several at once, a backfill, a recording."""
+    """``watch`` beyond one plain remote session: several at once, local sessions, a
+    backfill, a recording, notifications."""
     import asyncio
     from functools import partial
 
@@ -405,12 +438,43 @@ def follow_sessions(
     from sesstail.output import JsonlWriter
     from sesstail.record import Recorded, Recorder
     from sesstail.transport.stream import SessionStream
-    from sesstail.watch import MessageSource, Renderer, watch
+    from sesstail.watch import Renderer, watch
 
-    several = len(targets) > 1
-    labels = session_labels([t.session_id for t in targets]) if several else {}
+    sources: list[tuple[str, Callable[[Callable[[str, bool], None]], MessageSource]]] = []
+    for target in targets:
+
+        def remote(status: Callable[[str, bool], None], t: Target = target) -> MessageSource:
+            stream = SessionStream(t.stream_settings(**stream_options), status)
+            return Backfilled(stream, history) if history else stream
+
+        sources.append((target.session_id, remote))
+    for arg in local or []:
+        from sesstail.cli_local import local_source
+
+        session_id, source = local_source(
+            arg,
+            options=options,
+            history=history,
+            since=since,
+            verbose=verbose,
+            warn=reporter.line,
+        )
+
+        def local_one(
+            _status: Callable[[str, bool], None], s: MessageSource = source
+        ) -> MessageSource:
+            return s
+
+        sources.append((session_id, local_one))
+    several = len(sources) > 1
+    labels = session_labels([sid for sid, _ in sources]) if several else {}
     recorder = Recorder.open(record) if record is not None else None
     jsonl = JsonlWriter(sys.stdout) if out_format is OutputFormat.jsonl else None
+    notifier = None
+    if notify:
+        from sesstail.notify import Notifier
+
+        notifier = Notifier.for_this_machine()
 
     def renderer_for(label: str | None) -> Renderer:
         if jsonl is not None:
@@ -421,18 +485,19 @@ def follow_sessions(
 
     async def go() -> int:
         followed: list[Followed] = []
-        for target in targets:
-            label = labels.get(target.session_id, "")
+        for session_id, build in sources:
+            label = labels.get(session_id, "")
             status: Callable[[str, bool], None] = reporter
             if label:
                 status = partial(_labelled, reporter, label.strip())
-            stream = SessionStream(target.stream_settings(**stream_options), status)
-            source: MessageSource = stream
-            if history:
-                source = Backfilled(stream, history)
+            source = build(status)
             if recorder is not None:
                 source = Recorded(source, recorder)
-            followed.append(Followed(target.session_id, label, source, renderer_for(label)))
+            if notifier is not None:
+                from sesstail.notify import NotifyingSource
+
+                source = NotifyingSource(source, notifier, label.strip() or session_id)
+            followed.append(Followed(session_id, label, source, renderer_for(label)))
         if not several:
             await watch(followed[0].source, followed[0].renderer, options)
             return ExitCode.OK
@@ -443,6 +508,8 @@ def follow_sessions(
     finally:
         if recorder is not None:
             recorder.close()
+        if notifier is not None:
+            notifier.close()
 
 
 def _labelled(reporter: StatusReporter, label: str, text: str, verbose_only: bool) -> None:

@@ -385,6 +385,11 @@ class Asker(Protocol):
 
     def answered(self, prompt: dict[str, Any], decision: Decision) -> None: ...
 
+    def show(self, prompt: dict[str, Any]) -> None:
+        """Show the prompt whole before asking, when the stream's renderer did not draw it
+        (JSONL output, or a filter that hides control requests)."""
+        ...
+
 
 def prompt_summary(prompt: dict[str, Any]) -> tuple[str, str]:
     """The tool name and request id of a prompt, cleaned for the terminal."""
@@ -503,6 +508,13 @@ class TerminalAsker:
         verdict = "allowed" if decision.allow else "denied"
         self._say(f"{verdict} {tool} ({request_id})\n")
 
+    def show(self, prompt: dict[str, Any]) -> None:
+        from sesstail.output import want_color
+        from sesstail.render.pretty.prompts import draw_permission_prompt
+
+        draw_permission_prompt(prompt, self.out, color=want_color("auto", self.out))
+        self.out.flush()
+
 
 class AutoAllow:
     """With no terminal to ask (``sesstail demo | …``): allow, after saying so."""
@@ -517,6 +529,9 @@ class AutoAllow:
 
     def answered(self, prompt: dict[str, Any], decision: Decision) -> None:
         pass
+
+    def show(self, prompt: dict[str, Any]) -> None:
+        pass  # nobody to show it to: say() names what is allowed
 
 
 async def watch_and_answer(
@@ -571,7 +586,8 @@ async def watch_and_answer(
             obj = msg.obj
             if obj["type"] == "keep_alive" and not options.keepalive:
                 continue
-            if keeps(obj):
+            drawn = keeps(obj)
+            if drawn:
                 renderer.message(msg)
             request_id = str(obj.get("request_id"))
             if (
@@ -579,6 +595,11 @@ async def watch_and_answer(
                 and request_id not in answered
                 and not event_for(request_id).is_set()
             ):
+                from sesstail.output import JsonlWriter
+
+                if not drawn or isinstance(renderer, JsonlWriter):
+                    # Never ask about what was not shown: the banner, whole, first.
+                    asker.show(obj)
                 decision = await asker.ask(obj, event_for(request_id))
                 if decision is not None and not event_for(request_id).is_set():
                     if decision.allow:

@@ -24,7 +24,7 @@ import json
 import time
 from typing import Any, ClassVar
 
-from rich.text import Text  # noqa: TID251 - cells are rich Text, so remote text is never markup
+from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from rich.style import Style  # noqa: TID251 - a Line API widget draws with rich styles
-from rich.text import Text  # noqa: TID251
+from rich.style import Style
+from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.events import Click
 from textual.geometry import Size

@@ -1,0 +1,176 @@
+"""The command line for local sessions (watch, ls --local, history, wait, demo --local, no
+control channel) and for top (no terminal, --json), as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import ORG, TOKEN, session
+from sesstail.cli import app
+from sesstail.errors import ExitCode
+from sesstail.local.demo import TranscriptWriter
+from sesstail.server import SessionsServer
+from sesstail.server.thread import server_thread
+
+SESSION_UUID = "0b6c2f3e-8d41-4f5a-9c7e-2a1b3c4d5e6f"
+
+
+@pytest.fixture
+def transcript(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TranscriptWriter:
+    """A local session of project /home/dev/app under a CLAUDE_CONFIG_DIR of the test's own,
+    with one finished turn."""
+    config = tmp_path / "claude"
+    project = config / "projects" / "-home-dev-app"
+    project.mkdir(parents=True)
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(config))
+    writer = TranscriptWriter(project / f"{SESSION_UUID}.jsonl", SESSION_UUID, cwd="/home/dev/app")
+    writer.prompt("fix the flaky test")
+    writer.reply("Done: the clock is injected now.")
+    writer.turn_duration(1200)
+    return writer
+
+
+def test_watch_a_local_transcript_path_writes_its_lines_as_written(
+    transcript: TranscriptWriter,
+) -> None:
+    """A .jsonl path is followed like a session, with no token and no network: JSONL output
+    is the file's own lines, and the next turn's end ends --until result."""
+
+    def later() -> None:
+        time.sleep(0.6)
+        transcript.prompt("next")
+        transcript.turn_duration(100)
+
+    threading.Thread(target=later, daemon=True).start()
+    result = CliRunner().invoke(app, ["watch", str(transcript.path), "--json", "--until", "result"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == transcript.path.read_text().splitlines()
+
+
+def test_watch_a_local_session_by_id_draws_it_and_ends_on_the_next_result(
+    transcript: TranscriptWriter,
+) -> None:
+    """By its id: the transcript, then live as it grows; a new turn's end ends --until."""
+
+    def later() -> None:
+        time.sleep(0.6)
+        transcript.prompt("and the other one")
+        transcript.reply("Also done.")
+        transcript.turn_duration(800)
+
+    threading.Thread(target=later, daemon=True).start()
+    result = CliRunner().invoke(
+        app, ["watch", SESSION_UUID, "--format", "pretty", "--until", "result"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "fix the flaky test" in result.stdout
+    assert "Also done." in result.stdout
+    assert result.stdout.count("■ success") == 2
+
+
+def test_ls_local_lists_the_transcripts(transcript: TranscriptWriter) -> None:
+    """ls --local: id, project, first prompt as a title; --json one object per session."""
+    listed = CliRunner().invoke(app, ["ls", "--local", "--json"])
+    assert listed.exit_code == 0, listed.stderr
+    (item,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert item["id"] == SESSION_UUID
+    assert item["title"] == "fix the flaky test"
+    table = CliRunner().invoke(app, ["ls", "--local"])
+    assert SESSION_UUID in table.stdout
+    refused = CliRunner().invoke(app, ["ls", "--local", "--status", "idle"])
+    assert refused.exit_code == ExitCode.USAGE
+
+
+def test_history_of_a_local_session(transcript: TranscriptWriter) -> None:
+    """history <local id> -n 2: the last two messages, and it returns."""
+    result = CliRunner().invoke(app, ["history", SESSION_UUID, "-n", "2", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 2
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["interrupt", SESSION_UUID],
+        ["allow", SESSION_UUID, "perm_1"],
+        ["set-model", SESSION_UUID, "opus"],
+    ],
+)
+def test_a_local_session_has_no_control_channel(
+    transcript: TranscriptWriter, args: list[str]
+) -> None:
+    """Control commands on a local session say so: exit 2, nothing sent."""
+    result = CliRunner().invoke(app, args, env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN})
+    assert result.exit_code == ExitCode.USAGE
+    assert "local session: it has no control channel" in result.stderr
+
+
+def test_wait_until_result_on_a_local_session_waits_for_the_next_turn(
+    transcript: TranscriptWriter,
+) -> None:
+    """wait --until result: the result already in the file does not count; the next does."""
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "sesstail", "wait", SESSION_UUID),
+            *("--until", "result", "--json", "--timeout", "20"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
+    time.sleep(1.0)
+    assert proc.poll() is None, "an old result ended the wait"
+    transcript.prompt("once more")
+    transcript.reply("Again.")
+    transcript.turn_duration(500)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["type"] == "result"
+
+
+def test_demo_local_writes_a_transcript_and_follows_it() -> None:
+    """demo --local: a transcript written as a session would, followed to its end."""
+    result = CliRunner().invoke(app, ["demo", "--local", "--speed", "0", "--format", "pretty"])
+    assert result.exit_code == 0, result.stderr
+    assert "Why does the checkout test fail on CI" in result.stdout
+    assert "agent · Find the rounding" in result.stdout
+    assert "■ success" in result.stdout
+
+
+def test_top_without_a_terminal_says_so_and_exits_2() -> None:
+    """top needs a terminal unless --json; it says so before looking up any credential."""
+    result = CliRunner().invoke(app, ["top"])
+    assert result.exit_code == ExitCode.USAGE
+    assert "terminal" in result.stderr
+
+
+def test_top_json_prints_a_line_per_session_from_the_list() -> None:
+    """top --json against the embedded server (v2 list, auto): one JSON line per session."""
+    with server_thread(SessionsServer([session(3)], speed=0, token=TOKEN, org=ORG)) as srv:
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "sesstail", "top", "--json"),
+                *("--base-url", srv.base_url, "--org", ORG),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
+        )
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        proc.terminate()
+        proc.communicate(timeout=20)
+    item = json.loads(first)
+    assert item["id"] == "session_01TestStream"
+    assert any(p.startswith("/v1/code/sessions") for p in srv.request_paths)
