@@ -30,7 +30,7 @@ from common import (
     warm_up,
 )
 
-FORBIDDEN = ("websockets", "sesstail.render", "rich")
+FORBIDDEN = ("websockets", "httpx", "sesstail.render", "rich", "textual")
 # Shown, not judged: typer 0.29 builds its parameters with pydantic.
 NOTED = ("pydantic",)
 CHECKED_COMMANDS = (["--version"], ["--help"])

@@ -247,6 +247,7 @@ NotifyOpt = Annotated[
 PingIntervalOpt = Annotated[float, typer.Option("--ping-interval", min=0.01, hidden=True)]
 PingTimeoutOpt = Annotated[float, typer.Option("--ping-timeout", min=0.01, hidden=True)]
 OpenTimeoutOpt = Annotated[float, typer.Option("--open-timeout", min=0.01, hidden=True)]
+MaxSizeOpt = Annotated[int, typer.Option("--max-size", min=1024, hidden=True)]
 
 
 def _choose_format(fmt: OutputFormat | None, json_flag: bool, out: TextIO) -> OutputFormat:
@@ -346,6 +347,7 @@ def watch_command(
     ping_interval: PingIntervalOpt = 30.0,
     ping_timeout: PingTimeoutOpt = 20.0,
     open_timeout: OpenTimeoutOpt = 10.0,
+    max_size: MaxSizeOpt = 256 * 2**20,
     history: Annotated[
         int,
         typer.Option(
@@ -408,6 +410,7 @@ def watch_command(
             "ping_interval": ping_interval,
             "ping_timeout": ping_timeout,
             "open_timeout": open_timeout,
+            "max_size": max_size,
             # JSON lines are written as received: the parsed object only serves filters.
             "exact_numbers": out_format is not OutputFormat.jsonl,
         }

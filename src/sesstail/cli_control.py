@@ -656,8 +656,12 @@ def wait_command(
             # count, and an idle session is seen at once.
             label, source = local_source(session_id, options=None, history=20)
         else:
+            import time
+
             target = resolve_target(session_id, base_url, org, api.value)
-            settings = target.stream_settings(open_timeout=open_timeout)
+            # --timeout covers the REST calls too (the API probe, a gap fill).
+            deadline = time.monotonic() + timeout if timeout is not None else None
+            settings = target.stream_settings(open_timeout=open_timeout, rest_deadline=deadline)
             # v1 is live-only and v2 starts at the live end: everything that arrives is
             # new, so an old result never ends the wait, and no history needs reading.
             source = SessionStream(settings, _reporter(verbose, quiet, debug))

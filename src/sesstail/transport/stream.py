@@ -89,6 +89,8 @@ class StreamSettings:
     # Message.obj (never in Message.line), which saves a scan of every frame.
     exact_numbers: bool = True
     gap_fill: bool = True  # v1: fetch what was said while reconnecting from the history
+    # A time.monotonic() by which every REST call must be over (``wait --timeout``).
+    rest_deadline: float | None = None
     env: dict[str, str] | None = field(default=None, repr=False)
 
     @property
@@ -185,14 +187,28 @@ class SessionStream:
 
         s = self.settings
         return SessionsApi(
-            s.base_url, s.org_uuid, s.get_token, s.env, attempts=attempts, retry_delay=0.5
+            s.base_url,
+            s.org_uuid,
+            s.get_token,
+            s.env,
+            attempts=attempts,
+            retry_delay=0.5,
+            deadline=s.rest_deadline,
         )
 
     def rest_v2(self, attempts: int = 3) -> V2Api:
         from sesstail.transport.rest_v2 import V2Api
 
         s = self.settings
-        return V2Api(s.base_url, s.org_uuid, s.get_token, s.env, attempts=attempts, retry_delay=0.5)
+        return V2Api(
+            s.base_url,
+            s.org_uuid,
+            s.get_token,
+            s.env,
+            attempts=attempts,
+            retry_delay=0.5,
+            deadline=s.rest_deadline,
+        )
 
     async def resolve(self, start_after: int | None = None) -> Generation:
         """Choose the API (once): the generation that will carry the stream.

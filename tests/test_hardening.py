@@ -1,0 +1,262 @@
+"""What a hostile server or a bad network does to sesstail, each against a small server of its
+own on 127.0.0.1: redirects elsewhere, trickled and oversized answers, endless pages, huge
+messages; and what bad requests do to ``sesstail serve``."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import ORG, SESSION, TOKEN, session, tcp_server
+from sesstail.cli import app
+from sesstail.errors import CannotConnect, ExitCode
+from sesstail.secrets import Secret
+from sesstail.server import Faults, ServedSession, SessionsServer
+from sesstail.server.thread import server_thread
+from sesstail.transport.http import request_json
+
+
+@contextmanager
+def http_server(
+    answer: Callable[[BaseHTTPRequestHandler], None],
+) -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """A threaded HTTP server answering every request with ``answer``; yields its base URL
+    and the headers of each request it got."""
+    seen: list[dict[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            seen.append({k.lower(): v for k, v in self.headers.items()})
+            answer(self)
+
+        do_POST = do_GET
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def redirect_to(location: str) -> Callable[[BaseHTTPRequestHandler], None]:
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(307)
+        handler.send_header("Location", location)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    return answer
+
+
+def json_answer(obj: Any) -> Callable[[BaseHTTPRequestHandler], None]:
+    body = json.dumps(obj).encode()
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    return answer
+
+
+# -- redirects ---------------------------------------------------------------------------------
+
+
+def test_a_redirect_to_another_origin_is_refused_and_never_gets_the_token() -> None:
+    """The API redirects elsewhere: refused (exit 5), the other origin sees no request, and
+    its answer is never taken for the service's."""
+    with (
+        http_server(json_answer({"data": [{"id": "session_01Evil"}]})) as (elsewhere, hits),
+        http_server(redirect_to(f"{elsewhere}/v1/sessions")) as (base, _),
+        pytest.raises(CannotConnect) as caught,
+    ):
+        request_json("GET", f"{base}/v1/sessions", Secret(TOKEN), env={})
+    assert "redirected to another origin" in caught.value.message
+    assert hits == []
+
+
+def test_a_same_origin_redirect_is_followed_with_the_token() -> None:
+    """A redirect within the origin is followed (the token goes along: same service)."""
+    calls: list[str] = []
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        calls.append(handler.path)
+        if handler.path == "/old":
+            redirect_to("/new")(handler)
+        else:
+            json_answer({"ok": True})(handler)
+
+    with http_server(answer) as (base, seen):
+        assert request_json("GET", f"{base}/old", Secret(TOKEN), env={}) == {"ok": True}
+    assert calls == ["/old", "/new"]
+    assert seen[1]["authorization"] == f"Bearer {TOKEN}"
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_ls_and_watch_refuse_a_redirect_to_another_origin(api: str) -> None:
+    """Every command, whichever API: a redirect elsewhere is exit 5 and names its target."""
+    with http_server(json_answer({})) as (elsewhere, hits):
+        host = urlsplit(elsewhere).netloc
+        with http_server(redirect_to(f"{elsewhere}/x")) as (base, _):
+            env = {"CLAUDE_CODE_OAUTH_TOKEN": TOKEN}
+            listed = CliRunner().invoke(
+                app, ["ls", "--base-url", base, "--org", ORG, "--api", api], env=env
+            )
+            watched = CliRunner().invoke(
+                app,
+                [
+                    *("watch", SESSION, "--base-url", base, "--org", ORG, "--api", api),
+                    *("--retries", "1", "--retry-delay", "0.01"),
+                ],
+                env=env,
+            )
+    for result in (listed, watched):
+        assert result.exit_code == ExitCode.CANNOT_CONNECT, result.stderr
+        assert host in result.stderr
+        assert TOKEN not in result.stderr
+    assert hits == []
+
+
+# -- slow, big and endless answers --------------------------------------------------------------
+
+
+def test_an_answer_trickled_a_byte_at_a_time_ends_at_the_deadline() -> None:
+    """Each read gets a byte in time, but the whole answer never ends: the request's own
+    deadline ends it as "cannot connect"."""
+
+    def trickle(conn: socket.socket) -> None:
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+        conn.sendall(b"Content-Length: 1000\r\n\r\n")
+        for _ in range(100):
+            time.sleep(0.1)
+            conn.sendall(b" ")
+
+    with tcp_server(trickle) as (port, _):
+        started = time.monotonic()
+        with pytest.raises(CannotConnect) as caught:
+            request_json("GET", f"http://127.0.0.1:{port}/x", Secret(TOKEN), env={}, deadline=1.0)
+    assert time.monotonic() - started < 4
+    assert "did not finish its answer within 1 s" in caught.value.message
+
+
+def test_an_answer_over_the_size_limit_is_refused() -> None:
+    """A REST answer larger than the bound is refused, whether declared or streamed."""
+    big = b"[" + b"1," * 600_000 + b"1]"
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(big)))
+        handler.end_headers()
+        handler.wfile.write(big)
+
+    with http_server(answer) as (base, _), pytest.raises(CannotConnect) as caught:
+        request_json("GET", f"{base}/x", Secret(TOKEN), env={}, max_body=2**20)
+    assert "limit 1 MiB" in caught.value.message
+
+
+def test_paging_that_never_ends_is_bounded() -> None:
+    """A list that says has_more forever, with fresh cursors: at most MAX_PAGES requests."""
+    counter = iter(range(10**6))
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        n = next(counter)
+        json_answer({"data": [], "has_more": True, "first_id": f"c{n}", "last_id": f"c{n}"})(
+            handler
+        )
+
+    with http_server(answer) as (base, seen):
+        result = CliRunner().invoke(
+            app,
+            ["ls", "--base-url", base, "--org", ORG, "--api", "v1", "--limit", "5"],
+            env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
+        )
+    assert result.exit_code == 0, result.stderr
+    assert len(seen) <= 200
+
+
+def test_wait_timeout_covers_a_service_that_never_answers() -> None:
+    """wait --timeout 1 against a service that accepts and never answers: exit 7 in time."""
+
+    def silent(conn: socket.socket) -> None:
+        conn.recv(65536)
+        time.sleep(8)
+
+    with tcp_server(silent) as (port, _):
+        started = time.monotonic()
+        result = CliRunner().invoke(
+            app,
+            [
+                *("wait", SESSION, "--until", "result", "--timeout", "1"),
+                *("--base-url", f"http://127.0.0.1:{port}", "--org", ORG),
+            ],
+            env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
+        )
+        took = time.monotonic() - started
+    assert took < 4
+    assert result.exit_code == ExitCode.TIMEOUT, result.stderr
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_a_message_over_the_limit_ends_the_watch_without_downloading_it_again(api: str) -> None:
+    """A message bigger than the limit: exit 5 saying so, and no reconnect to fetch it again."""
+    huge = {"type": "assistant", "uuid": "big", "text": "x" * 300_000}
+    first = {"type": "system", "subtype": "init", "uuid": "a"}
+    served = ServedSession.from_objects(SESSION, [first, huge])
+    with server_thread(SessionsServer([served], speed=0, token=TOKEN, org=ORG)) as srv:
+        result = CliRunner().invoke(
+            app,
+            [
+                *("watch", SESSION, "--base-url", srv.base_url, "--org", ORG, "--api", api),
+                *("--max-size", "100000", "--retry-delay", "0.01"),
+            ],
+            env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
+        )
+        streams = srv.connection_count
+    assert result.exit_code == ExitCode.CANNOT_CONNECT, result.stderr
+    assert "too big (limit" in result.stderr
+    assert streams == 1
+
+
+# -- bad requests to sesstail serve ----------------------------------------------------------------
+
+
+def test_serve_answers_odd_numbers_and_deep_bodies_with_400() -> None:
+    """A query value that looks like digits but is not an integer, and a JSON body nested
+    100,000 deep: 400, never a traceback or a 500."""
+    import httpx
+
+    with (
+        server_thread(SessionsServer([session(3)], speed=0, faults=Faults())) as srv,
+        httpx.Client(trust_env=False) as client,
+    ):
+        odd = client.get(f"{srv.base_url}/v1/sessions/{SESSION}/events?limit=%C2%B2")
+        odd_v2 = client.get(f"{srv.base_url}/v1/code/sessions/{SESSION}/events?limit=%C2%B2")
+        deep = client.post(
+            f"{srv.base_url}/v1/code/sessions/{SESSION}/events",
+            content=b"[" * 100_000 + b"]" * 100_000,
+        )
+    assert odd.status_code == 400
+    assert odd_v2.status_code == 400
+    assert deep.status_code == 400
