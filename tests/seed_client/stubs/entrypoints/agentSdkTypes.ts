@@ -1,0 +1,1 @@
+export type SDKMessage = { type: string; [key: string]: unknown }

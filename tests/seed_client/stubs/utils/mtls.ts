@@ -1,0 +1,3 @@
+export function getWebSocketTLSOptions(): undefined {
+  return undefined
+}
