@@ -60,8 +60,10 @@ def main() -> int:
             # answer: sesstail answers it from the side, over v1 as the seed speaks.
             time.sleep(8)
             subprocess.run(
-                [sys.executable, "-m", "sesstail", "allow", session, PROMPT_ID]
-                + ["--base-url", base, "--api", "v1"],
+                [
+                    *(sys.executable, "-m", "sesstail", "allow", session, PROMPT_ID),
+                    *("--base-url", base, "--api", "v1"),
+                ],
                 env={**os.environ, "CLAUDE_CODE_OAUTH_TOKEN": "any-token"},
                 check=True,
             )
