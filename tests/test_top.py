@@ -452,7 +452,7 @@ def test_status_filter_values_are_checked() -> None:
 async def test_a_prompt_withdrawn_while_shown_closes_and_says_so() -> None:
     """The session withdraws the prompt on screen: the dialog closes and nothing is sent."""
     served = prompt_session()
-    faults = Faults(withdraw_prompts_after=0.6)
+    faults = Faults(withdraw_prompts_after=2.0)  # time enough to open the dialog first
     async with SessionsServer([served], speed=1, token=TOKEN, org=ORG, faults=faults) as srv:
         srv.play_ahead(WAITING, 1)
         app = make_app(srv)
