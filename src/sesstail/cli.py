@@ -60,12 +60,12 @@ class ColorChoice(enum.StrEnum):
 
 
 def _say(text: str) -> None:
-    # Errors can quote remote text (a close reason, an error answer): escaped like the rest.
-    from sesstail.render.sanitize import clean
-    from sesstail.secrets import redact
+    # Errors can quote remote text (a close reason, an error answer): escaped like the rest,
+    # on one line, tokens scrubbed (output.printable_line).
+    from sesstail.output import printable_line
 
     try:
-        sys.stderr.write(clean(redact(text)) + "\n")
+        sys.stderr.write(printable_line(text) + "\n")
         sys.stderr.flush()
     except (BrokenPipeError, ValueError):
         pass
@@ -111,7 +111,8 @@ def run(job: Callable[[], int], *, debug: bool = False) -> NoReturn:
 def _print_traceback() -> None:
     import traceback
 
-    _say(traceback.format_exc().rstrip())
+    for line in traceback.format_exc().rstrip().splitlines():
+        _say(line)
 
 
 # -- shared options ------------------------------------------------------------------------

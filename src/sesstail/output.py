@@ -140,7 +140,16 @@ class StatusReporter:
 
 def _printable(text: str) -> str:
     """Status lines can quote remote text (a close reason, a junk frame): escaped as the
-    renderers escape it, and kept on one line."""
-    from sesstail.render.sanitize import clean
+    renderers escape it, kept on one line, and with every token seen in this process scrubbed
+    (a server could echo one back in a close reason)."""
+    return printable_line(text)
 
-    return clean(text).replace("\n", "\\n")
+
+def printable_line(text: str) -> str:
+    """The one way every line sesstail writes to stderr is made safe: tokens redacted, control
+    characters escaped, newlines shown as ``\\n`` (one remote value, one line: a close reason
+    holding a newline cannot forge a line that looks like sesstail's own)."""
+    from sesstail.render.sanitize import clean
+    from sesstail.secrets import redact
+
+    return clean(redact(text)).replace("\n", "\\n")
