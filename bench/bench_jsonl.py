@@ -13,6 +13,7 @@ clients; the medians are reported. Target: sesstail's process time ≤ 1.25× th
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -73,6 +74,12 @@ def check_output(clients: list[Client], big: SessionFile, directory: Path) -> li
 def main() -> None:
     p = parser(__doc__ or "")
     p.add_argument("--api", choices=("v1", "v2", "both"), default="both")
+    p.add_argument(
+        "--sink",
+        choices=("devnull", "pipe", "both"),
+        default="both",
+        help="stdout to /dev/null, to a pipe read by another process, or both",
+    )
     p.add_argument("--messages", type=int, default=None, help="default 100,000 (quick: 10,000)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--no-check", action="store_true", help="skip the output line-count check")
@@ -85,8 +92,12 @@ def main() -> None:
         big = timed("generate", lambda: write_session(directory / "mixed.jsonl", count))
         tiny = write_tiny_session(directory)
         warm_up()
+        sinks = ["devnull", "pipe"] if args.sink == "both" else [args.sink]
         for api in apis:
-            measure_api(api, big, tiny, directory, count, args.rounds, check=not args.no_check)
+            for sink in sinks:
+                measure_api(
+                    api, big, tiny, directory, count, args.rounds, sink, check=not args.no_check
+                )
 
 
 def measure_api(
@@ -96,6 +107,7 @@ def measure_api(
     directory: Path,
     count: int,
     rounds: int,
+    sink: str,
     *,
     check: bool,
 ) -> None:
@@ -105,13 +117,14 @@ def measure_api(
         else Client("bare SSE reader (httpx-sse)", bare_sse_client_argv)
     )
     clients = [Client(f"sesstail watch --api {api} --json", sesstail_jsonl(api)), baseline]
-    measure_rounds(clients, big, tiny, rounds)
-    problems = check_output(clients, big, directory) if check else []
+    measure_rounds(clients, big, tiny, rounds, "|pipe" if sink == "pipe" else os.devnull)
+    problems = check_output(clients, big, directory) if check and sink == "devnull" else []
 
     ours, bare = clients
     print(
         f"\nJSONL throughput, API {api}: {count:,} messages ({megabytes(big.size)}, "
-        f"{big.size / count:.0f} B/message) to /dev/null, median of {rounds} rounds; "
+        f"{big.size / count:.0f} B/message) to {'a pipe' if sink == 'pipe' else '/dev/null'}, "
+        f"median of {rounds} rounds; "
         f"{machine()}"
     )
     clients_table(clients, count)
@@ -130,10 +143,12 @@ def measure_api(
     )
     for problem in problems:
         print(f"output check FAILED: {problem}")
-    if check and not problems:
+    if check and sink == "devnull" and not problems:
         print(f"output check: both clients wrote {count:,} lines")
     ok = process_ratio <= TARGET_RATIO and not problems
-    target_line(f"jsonl {api} ≤{TARGET_RATIO}× baseline: {process_ratio:.2f}× {verdict(ok)}")
+    target_line(
+        f"jsonl {api} to {sink} ≤{TARGET_RATIO}× baseline: {process_ratio:.2f}× {verdict(ok)}"
+    )
 
 
 if __name__ == "__main__":

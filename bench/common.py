@@ -396,7 +396,11 @@ class Client:
 
 
 def measure_rounds(
-    clients: Sequence[Client], big: SessionFile, tiny: SessionFile, rounds: int
+    clients: Sequence[Client],
+    big: SessionFile,
+    tiny: SessionFile,
+    rounds: int,
+    stdout_path: str = os.devnull,
 ) -> None:
     """``rounds`` rounds, clients in alternating order, each run on a fresh server holding
     ``big`` and ``tiny``: first the one-message session (fixed cost), then the big one."""
@@ -405,9 +409,15 @@ def measure_rounds(
         for client in order:
             with serve([big, tiny]) as server:
                 url = server.base_url
-                client.fixed.append(run_child(client.argv(url, tiny.session_id), client.env))
+                client.fixed.append(
+                    run_child(
+                        client.argv(url, tiny.session_id), client.env, stdout_path=stdout_path
+                    )
+                )
                 before = server.cpu_seconds()
-                run = run_child(client.argv(url, big.session_id), client.env)
+                run = run_child(
+                    client.argv(url, big.session_id), client.env, stdout_path=stdout_path
+                )
                 after = server.cpu_seconds()
                 client.runs.append(run)
                 if before is not None and after is not None:
