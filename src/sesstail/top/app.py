@@ -29,6 +29,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, RichLog, Static
 
@@ -421,9 +422,12 @@ class TopApp(App[int]):
         self.redraws += 1
         board = self.board
         now = time.time()
+        try:
+            table = self.query_one("#sessions", SessionTable)
+        except NoMatches:
+            return  # the view is being built, or torn down on the way out: nothing to draw on
         dirty = board.take_dirty()
         shown = board.ordered(self.statuses)
-        table = self.query_one("#sessions", SessionTable)
         if table.size.width != self._header_width:
             self._header_width = table.size.width
             self.query_one("#header", Static).update(table.header())
