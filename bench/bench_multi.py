@@ -84,6 +84,7 @@ def clean_env() -> dict[str, str]:
 def run_watch(base: str, ids: list[str], *options: str) -> tuple[float, float, int]:
     """Wall seconds, CPU seconds and exit code of one watch of every session."""
     argv = [*sesstail(), "watch", *ids, "--base-url", base, "--org", ORG, "-q", *options]
+    argv += ["--api", API]
     with open(os.devnull, "w") as sink:
         started = time.perf_counter()
         child = subprocess.Popen(argv, stdout=sink, env=clean_env())
@@ -114,7 +115,10 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=1000, help="per session, throughput")
     parser.add_argument("--seconds", type=float, default=10.0, help="pacing run length")
     parser.add_argument("--quick", action="store_true", help="a smaller run, indicative only")
+    parser.add_argument("--api", choices=("auto", "v1", "v2"), default="auto")
     args = parser.parse_args()
+    global API
+    API = args.api
     if args.quick:
         args.messages, args.seconds = 200, 4.0
     ok = True
