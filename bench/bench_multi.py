@@ -26,6 +26,7 @@ from typing import Any
 
 TOKEN = "sesstail-bench-multi-token"
 ORG = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+API = "auto"  # --api: which API generation the watch speaks
 
 
 def sesstail() -> list[str]:

@@ -32,7 +32,7 @@ import ssl
 import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from sesstail.credentials import REFRESH_HINT, Token
@@ -40,8 +40,10 @@ from sesstail.errors import AuthError, CannotConnect, SessionNotFound, SesstailE
 from sesstail.protocol import Message, SeenIds, Skipped
 
 if TYPE_CHECKING:
-    from sesstail.transport.rest_v1 import SessionsApi
+    from sesstail.transport.rest_v1 import RestCaller, SessionsApi
     from sesstail.transport.rest_v2 import V2Api
+
+_Rest = TypeVar("_Rest", bound="RestCaller")
 
 API_CHOICES = ("auto", "v1", "v2")
 # Answers to the v2 probe that mean "no v2 here, or v2 does not know this session" (§9).
@@ -185,22 +187,18 @@ class SessionStream:
     def rest_v1(self, attempts: int = 3) -> SessionsApi:
         from sesstail.transport.rest_v1 import SessionsApi
 
-        s = self.settings
-        return SessionsApi(
-            s.base_url,
-            s.org_uuid,
-            s.get_token,
-            s.env,
-            attempts=attempts,
-            retry_delay=0.5,
-            deadline=s.rest_deadline,
-        )
+        return self._rest(SessionsApi, attempts)
 
     def rest_v2(self, attempts: int = 3) -> V2Api:
         from sesstail.transport.rest_v2 import V2Api
 
+        return self._rest(V2Api, attempts)
+
+    def _rest(self, kind: type[_Rest], attempts: int) -> _Rest:
+        """A REST client of either generation for this session's service, within the
+        stream's REST deadline, if it has one."""
         s = self.settings
-        return V2Api(
+        return kind(
             s.base_url,
             s.org_uuid,
             s.get_token,
