@@ -103,3 +103,24 @@ def tls_context(env: Mapping[str, str] | None = None) -> ssl.SSLContext:
                 f"{type(exc).__name__}"
             ) from None
     return context
+
+
+_TLS_VARIABLES = (
+    "NODE_EXTRA_CA_CERTS",
+    "SSL_CERT_FILE",
+    "CLAUDE_CODE_CLIENT_CERT",
+    "CLAUDE_CODE_CLIENT_KEY",
+    "CLAUDE_CODE_CLIENT_KEY_PASSPHRASE",
+)
+_shared: dict[tuple[str | None, ...], ssl.SSLContext] = {}
+
+
+def shared_tls_context(env: Mapping[str, str] | None = None) -> ssl.SSLContext:
+    """``tls_context``, built once per process for the same settings: building one loads the
+    trust store (tens of milliseconds), and every connection and HTTP client uses one."""
+    source = os.environ if env is None else env
+    key = tuple(source.get(name) for name in _TLS_VARIABLES)
+    context = _shared.get(key)
+    if context is None:
+        context = _shared[key] = tls_context(env)
+    return context

@@ -33,7 +33,7 @@ from websockets.frames import Close
 
 from sesstail import __version__
 from sesstail.errors import CannotConnect, SessionNotFound, SesstailError
-from sesstail.netconfig import choose_proxy, is_loopback, tls_context
+from sesstail.netconfig import choose_proxy, is_loopback, shared_tls_context
 from sesstail.protocol import (
     ANTHROPIC_VERSION,
     Message,
@@ -202,7 +202,7 @@ class V1:
         host = urlsplit(s.url).hostname or ""
         kwargs: dict[str, Any] = {}
         if s.url.startswith("wss://"):
-            kwargs["ssl"] = tls_context(s.env)
+            kwargs["ssl"] = shared_tls_context(s.env)
         try:
             ws = await _SameOriginConnect(
                 s.url,
