@@ -317,3 +317,35 @@ def test_watch_notify_fires_once_for_the_turn_end_through_notify_send(
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(calls) == 1
     assert any("success" in arg for arg in calls[0])
+
+
+def test_a_piped_watch_of_an_idle_session_ends_when_its_reader_goes() -> None:
+    """`sesstail watch ID | head -1` on a session that goes quiet: the watch notices the
+    closed pipe within a second or two, though it has nothing to write, and exits 0."""
+    import subprocess
+    import sys
+
+    with server_thread(SessionsServer([session(2)], speed=0, token=TOKEN, org=ORG)) as srv:
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "sesstail", "watch", SESSION, "--json"),
+                *("--base-url", srv.base_url, "--org", ORG),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
+        )
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        time.sleep(0.5)  # the session has said everything; it is idle now
+        proc.stdout.close()  # head -1 is done
+        started = time.monotonic()
+        try:
+            code = proc.wait(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        took = time.monotonic() - started
+    assert json.loads(first)["type"] == "system"
+    assert code == 0
+    assert took < 3

@@ -295,12 +295,13 @@ def _follow(
 ) -> int:
     import asyncio
 
+    from sesstail.output import until_stdout_closes
     from sesstail.transport.stream import SessionStream
     from sesstail.watch import watch
 
     async def go() -> int:
         stream = SessionStream(settings, reporter)
-        await watch(stream, renderer, options)
+        await until_stdout_closes(watch(stream, renderer, options))
         return ExitCode.OK
 
     return asyncio.run(go())

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
-from collections.abc import Mapping
-from typing import TextIO
+from collections.abc import Coroutine, Mapping
+from typing import Any, TextIO, TypeVar
 
 from sesstail.protocol import Message
+
+T = TypeVar("T")
 
 PROGRAM = "sesstail"
 
@@ -101,6 +104,45 @@ class JsonlWriter:
         if self._error is not None:
             raise self._error
         self._write_pending()
+
+
+async def until_stdout_closes(job: Coroutine[Any, Any, T], poll_every: float = 0.5) -> T:
+    """Run ``job``, but end it with ``BrokenPipeError`` (exit 0, as for any closed pipe) as
+    soon as the reader of stdout goes away — also while nothing is being written (an idle
+    session piped into ``head -1`` would otherwise wait for its next message to notice)."""
+    task = asyncio.ensure_future(job)
+    watcher = asyncio.ensure_future(_stdout_closed(poll_every))
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, BrokenPipeError):
+                await task
+            raise BrokenPipeError("the reader of stdout went away")
+        return task.result()
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+
+async def _stdout_closed(poll_every: float) -> None:
+    """Returns once stdout is a pipe or socket whose other end is closed; never otherwise."""
+    import select
+    import stat
+
+    try:
+        fd = sys.stdout.fileno()
+        mode = os.fstat(fd).st_mode
+    except (AttributeError, OSError, ValueError):
+        fd, mode = -1, 0
+    if fd < 0 or not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)) or not hasattr(select, "poll"):
+        await asyncio.Event().wait()  # a terminal or a file: the reader cannot go away
+        return
+    poller = select.poll()
+    poller.register(fd, select.POLLERR | select.POLLHUP)
+    while not poller.poll(0):
+        await asyncio.sleep(poll_every)
 
 
 class StatusReporter:
