@@ -503,16 +503,9 @@ def follow_sessions(
             return ExitCode.OK
         return await follow_many(followed, options, reporter.line)
 
-    from concurrent.futures import ThreadPoolExecutor
-
     from sesstail.output import until_stdout_closes
 
     async def main() -> int:
-        # Every session's REST calls (the API probe, a history) run in threads at once; the
-        # default pool of cores + 4 would queue 50 sessions' probes behind each other.
-        asyncio.get_running_loop().set_default_executor(
-            ThreadPoolExecutor(max_workers=min(64, 4 + len(sources)))
-        )
         return await until_stdout_closes(go())
 
     try:
