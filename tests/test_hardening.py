@@ -349,3 +349,42 @@ def test_a_piped_watch_of_an_idle_session_ends_when_its_reader_goes() -> None:
     assert json.loads(first)["type"] == "system"
     assert code == 0
     assert took < 3
+
+
+def test_each_org_lookup_failure_gets_the_hint_that_fixes_it() -> None:
+    """No --org, so the profile endpoint is asked: a refused token points at the token (not
+    --org); an unreachable service points at --base-url, after retries; a 403 (a token
+    without the profile scope) points at --org."""
+    from conftest import refusing_port
+
+    def status(code: int) -> Callable[[BaseHTTPRequestHandler], None]:
+        def answer(handler: BaseHTTPRequestHandler) -> None:
+            handler.send_response(code)
+            handler.send_header("Content-Length", "2")
+            handler.end_headers()
+            handler.wfile.write(b"{}")
+
+        return answer
+
+    env = {"CLAUDE_CODE_OAUTH_TOKEN": TOKEN}
+    with http_server(status(401)) as (base, _):
+        refused = CliRunner().invoke(app, ["watch", SESSION, "--base-url", base], env=env)
+    with http_server(status(403)) as (base, _):
+        scope = CliRunner().invoke(app, ["watch", SESSION, "--base-url", base], env=env)
+    with http_server(status(503)) as (base, seen):
+        unavailable = CliRunner().invoke(app, ["watch", SESSION, "--base-url", base], env=env)
+    with refusing_port() as port:
+        unreachable = CliRunner().invoke(
+            app, ["watch", SESSION, "--base-url", f"http://127.0.0.1:{port}"], env=env
+        )
+    assert refused.exit_code == ExitCode.AUTH
+    assert "check CLAUDE_CODE_OAUTH_TOKEN" in refused.stderr
+    assert "--org" not in refused.stderr
+    assert scope.exit_code == ExitCode.AUTH
+    assert "pass --org UUID" in scope.stderr
+    assert unavailable.exit_code == ExitCode.CANNOT_CONNECT
+    assert len(seen) == 3  # retried, as every REST call is
+    for result in (unavailable, unreachable):
+        assert "check --base-url" in result.stderr
+        assert "--org" not in result.stderr
+    assert unreachable.exit_code == ExitCode.CANNOT_CONNECT

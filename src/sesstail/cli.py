@@ -544,11 +544,25 @@ def resolve_account(base_url: str, org: str | None, api: str = "auto") -> Accoun
 
 
 def _fetch_profile(base: str, token: Token, env: dict[str, str]) -> dict[str, Any]:
-    from sesstail.protocol import http_url
-    from sesstail.rest import request_json
+    import time
 
-    answer = request_json("GET", http_url(base, "/api/oauth/profile"), token.value, env=env)
-    return answer if isinstance(answer, dict) else {}
+    from sesstail.errors import CannotConnect
+    from sesstail.protocol import http_url
+    from sesstail.transport.http import HttpStatusError, request_json
+
+    url = http_url(base, "/api/oauth/profile")
+    for attempt in range(1, 4):  # unreachable or 5xx: retried like every REST call
+        try:
+            answer = request_json("GET", url, token.value, env=env)
+            return answer if isinstance(answer, dict) else {}
+        except HttpStatusError as exc:
+            if not exc.worth_retrying or attempt == 3:
+                raise
+        except CannotConnect as exc:
+            if "TLS failure" in exc.message or "redirected" in exc.message or attempt == 3:
+                raise
+        time.sleep(0.5 * attempt)
+    return {}
 
 
 @app.command("demo")

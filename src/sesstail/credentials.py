@@ -24,6 +24,10 @@ from sesstail.secrets import Secret
 
 EXPIRY_MARGIN_S = 5 * 60
 REFRESH_HINT = "run `claude` once to refresh your login, then try again"
+REFUSED_LOGIN_HINT = (
+    "the token was refused: check CLAUDE_CODE_OAUTH_TOKEN, or run `claude` once to refresh "
+    "your login"
+)
 ORG_HINT = "pass --org UUID or set CLAUDE_CODE_ORGANIZATION_UUID"
 
 
@@ -182,18 +186,20 @@ def resolve_org(
     try:
         profile = fetch_profile()
     except AuthError as exc:
-        raise AuthError(
-            f"cannot look up your organization: {exc.message}",
-            hint=ORG_HINT,
-        ) from None
+        # 403: the token works but may lack the profile scope (a long-lived token): --org
+        # helps. 401: the token itself was refused, and --org would not change that.
+        hint = ORG_HINT if "HTTP 403" in exc.message else REFUSED_LOGIN_HINT
+        raise AuthError(f"cannot look up your organization: {exc.message}", hint=hint) from None
     except SessionNotFound as exc:  # a 404 here is no news about the session
         raise SesstailError(
             f"cannot look up your organization: the profile endpoint is missing ({exc.message})",
             hint=ORG_HINT,
         ) from None
     except CannotConnect as exc:
+        # The service cannot be reached at all: --org would not help, the address might.
         raise CannotConnect(
-            f"cannot look up your organization: {exc.message}", hint=ORG_HINT
+            f"cannot look up your organization: {exc.message}",
+            hint=exc.hint or "check --base-url (or SESSTAIL_BASE_URL) and the network",
         ) from None
     organization = profile.get("organization")
     org = organization.get("uuid") if isinstance(organization, dict) else None
