@@ -381,3 +381,36 @@ def test_send_watch_wait_and_history_work_alike_on_every_api(api: str) -> None:
     said = [json.loads(line) for line in history.stdout.splitlines()]
     assert [o["type"] for o in said][-3:] == ["user", "assistant", "result"]
     assert sent(srv) == []  # no control frame was needed for any of it
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_watch_history_until_result_ends_on_the_next_live_result(api: str) -> None:
+    """watch -n 5 --until result on a session whose last turn ended before: the result in
+    the history does not end it; the next turn's result does, once (issue: it could hang)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    with server_thread(SessionsServer([session(6)], speed=0, token=TOKEN, org=ORG)) as srv:
+        srv.play_ahead(SESSION)
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "sesstail", "watch", SESSION, "-n", "5", "--json"),
+                *("--until", "result", "--api", api, "--base-url", srv.base_url, "--org", ORG),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
+        )
+        time.sleep(1.5)
+        assert proc.poll() is None, "the result in the history ended the watch"
+        posted = sesstail(srv, "send", SESSION, "one more", "--api", api)
+        out, err = proc.communicate(timeout=20)
+    assert posted.exit_code == 0, posted.stderr
+    assert proc.returncode == 0, err
+    shown = [json.loads(line) for line in out.splitlines()]
+    assert [o["type"] for o in shown].count("result") == 2  # the old one (history), the new
+    assert shown[-1]["type"] == "result"
+    assert "You said: one more" in shown[-1]["result"]
