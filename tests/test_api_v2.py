@@ -414,3 +414,22 @@ def test_watch_history_until_result_ends_on_the_next_live_result(api: str) -> No
     assert [o["type"] for o in shown].count("result") == 2  # the old one (history), the new
     assert shown[-1]["type"] == "result"
     assert "You said: one more" in shown[-1]["result"]
+
+
+def test_allow_over_v2_warns_when_the_request_id_is_not_a_pending_prompt() -> None:
+    """v2 keeps prompts in the history: allow says so when the id is none of them, or was
+    answered already; a pending one is answered without a word of doubt."""
+    from test_control import PROMPT_ID, prompt_session
+
+    with server_thread(SessionsServer([prompt_session()], speed=0, token=TOKEN, org=ORG)) as srv:
+        blocked = sesstail(srv, "wait", SESSION, "--until", "blocked", "--timeout", "5")
+        assert blocked.exit_code == 0, blocked.stderr
+        typo = sesstail(srv, "allow", SESSION, "perm_typo", "--api", "v2")
+        right = sesstail(srv, "allow", SESSION, PROMPT_ID, "--api", "v2")
+        again = sesstail(srv, "allow", SESSION, PROMPT_ID, "--api", "v2")
+    assert typo.exit_code == right.exit_code == again.exit_code == 0
+    assert "warning: perm_typo is not among the session's recent permission prompts" in (
+        typo.stderr
+    )
+    assert "warning" not in right.stderr
+    assert f"warning: prompt {PROMPT_ID} was already answered or withdrawn" in again.stderr

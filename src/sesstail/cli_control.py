@@ -26,6 +26,7 @@ from sesstail.cli import (
     QuietOpt,
     SessionArg,
     VerboseOpt,
+    _say,
     app,
     resolve_target,
     run,
@@ -494,12 +495,19 @@ def _answer(
     def job() -> int:
         import asyncio
 
-        from sesstail.control import send_once
+        from sesstail.control import prompt_not_pending, send_once
 
-        _, stream = _open_stream(
-            session_id, base_url, org, api, open_timeout, _reporter(verbose, quiet, debug)
-        )
-        asyncio.run(send_once(stream, answer, timeout))
+        reporter = _reporter(verbose, quiet, debug)
+        _, stream = _open_stream(session_id, base_url, org, api, open_timeout, reporter)
+        request_id = str(answer["response"]["request_id"])
+
+        async def go() -> None:
+            doubt = await prompt_not_pending(stream, request_id)
+            if doubt is not None and not quiet:
+                _say(f"sesstail: warning: {doubt}; sending the answer anyway")
+            await send_once(stream, answer, timeout)
+
+        asyncio.run(go())
         if json_out:
             _print_json(answer)
         else:

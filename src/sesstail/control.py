@@ -244,6 +244,34 @@ async def send_once(stream: SessionStream, obj: dict[str, Any], timeout: float) 
             await receiver
 
 
+async def prompt_not_pending(stream: SessionStream, request_id: str) -> str | None:
+    """Why ``request_id`` looks like no pending prompt, where the stream can tell (v2 keeps
+    prompts and their answers in the history); None when it is pending or cannot be told.
+    A warning only: the answer is sent all the same."""
+    await stream.resolve()
+    if stream.api != "v2":
+        return None  # the v1 history holds no prompts
+    from sesstail.errors import SesstailError
+
+    try:
+        recent = await stream.last_messages(200)
+    except SesstailError:
+        return None
+    asked = False
+    for msg in recent:
+        obj = msg.obj
+        if is_permission_prompt(obj) and obj.get("request_id") == request_id:
+            asked = True
+        elif asked and (
+            (obj.get("type") == "control_cancel_request" and obj.get("request_id") == request_id)
+            or response_to(obj, request_id)
+        ):
+            return f"prompt {request_id} was already answered or withdrawn"
+    if not asked:
+        return f"{request_id} is not among the session's recent permission prompts"
+    return None
+
+
 # -- waiting for a state -------------------------------------------------------------------------
 
 
