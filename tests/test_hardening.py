@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -388,3 +389,40 @@ def test_each_org_lookup_failure_gets_the_hint_that_fixes_it() -> None:
         assert "check --base-url" in result.stderr
         assert "--org" not in result.stderr
     assert unreachable.exit_code == ExitCode.CANNOT_CONNECT
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_NOFILE as Linux counts it")
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_many_sessions_with_few_file_descriptors_never_end_in_an_unexpected_error(
+    api: str,
+) -> None:
+    """80 sessions under a limit of 64 file descriptors: nothing imported late fails for want
+    of one (it ended the whole watch with "unexpected error"); a session that cannot get a
+    socket is reported and the others go on."""
+    import resource
+    import subprocess
+
+    ids = [f"session_01Fd{i:03d}" for i in range(80)]
+    served = [session(3, sid) for sid in ids]
+    with server_thread(
+        SessionsServer(served, speed=0, token=TOKEN, org=ORG, faults=Faults(end_with_close=True))
+    ) as srv:
+
+        def few_files() -> None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+        done = subprocess.run(
+            [
+                *(sys.executable, "-m", "sesstail", "watch", *ids, "--json", "--api", api),
+                *("--base-url", srv.base_url, "--org", ORG, "--retries", "2"),
+                *("--retry-delay", "0.05"),
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
+            preexec_fn=few_files,  # only sets a limit, before exec
+            timeout=120,
+        )
+    assert done.returncode in (ExitCode.OK, ExitCode.CANNOT_CONNECT), done.stderr[-2000:]
+    assert "unexpected error" not in done.stderr
+    assert len(done.stdout.splitlines()) >= 3 * 40  # most sessions came through whole

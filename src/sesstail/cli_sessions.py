@@ -467,6 +467,8 @@ def follow_sessions(
 
         sources.append((session_id, local_one))
     several = len(sources) > 1
+    if several:
+        _preload(targets)
     labels = session_labels([sid for sid, _ in sources]) if several else {}
     recorder = Recorder.open(record) if record is not None else None
     jsonl = JsonlWriter(sys.stdout) if out_format is OutputFormat.jsonl else None
@@ -515,6 +517,35 @@ def follow_sessions(
             recorder.close()
         if notifier is not None:
             notifier.close()
+
+
+def _preload(targets: list[Target]) -> None:
+    """Import now what following the sessions would import on first use: with hundreds of
+    sessions the process can run out of file descriptors, and an import that cannot open its
+    file would then end the whole watch instead of failing one session's connection."""
+    import importlib
+
+    modules = ["sesstail.render.sanitize", "sesstail.render.pretty", "sesstail.attach"]
+    if targets:
+        modules += [
+            "sesstail.transport.ws_v1",
+            "sesstail.transport.sse_v2",
+            "sesstail.transport.rest_v1",
+            "sesstail.transport.rest_v2",
+            "sesstail.transport.http",
+            "httpx",
+            "httpx_sse",
+            "httpcore",
+            "anyio._backends._asyncio",
+            "truststore",
+            "concurrent.futures.thread",
+        ]
+    for name in modules:
+        importlib.import_module(name)
+    from sesstail.netconfig import shared_tls_context
+
+    for target in targets[:1]:
+        shared_tls_context(target.env)  # loads the trust store once, before any socket
 
 
 def _labelled(reporter: StatusReporter, label: str, text: str, verbose_only: bool) -> None:
