@@ -426,3 +426,25 @@ def test_many_sessions_with_few_file_descriptors_never_end_in_an_unexpected_erro
     assert done.returncode in (ExitCode.OK, ExitCode.CANNOT_CONNECT), done.stderr[-2000:]
     assert "unexpected error" not in done.stderr
     assert len(done.stdout.splitlines()) >= 3 * 40  # most sessions came through whole
+
+
+def test_an_answer_counts_though_the_server_is_slow_to_close() -> None:
+    """v1: the answer arrives, then the server never finishes the close handshake: the
+    request is reported as answered (exit 0) at once, not as 'no answer' (exit 7)."""
+    faults = Faults(freeze_after_answer=True)
+    with server_thread(
+        SessionsServer([session(2)], speed=0, token=TOKEN, org=ORG, faults=faults)
+    ) as srv:
+        started = time.monotonic()
+        result = CliRunner().invoke(
+            app,
+            [
+                *("interrupt", SESSION, "--api", "v1", "--timeout", "2"),
+                *("--base-url", srv.base_url, "--org", ORG),
+            ],
+            env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
+        )
+        took = time.monotonic() - started
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == f"interrupted {SESSION}\n"
+    assert took < 2.5

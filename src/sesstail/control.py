@@ -152,6 +152,7 @@ async def _send_when_connected(
 
 
 RESEND_CHECK_S = 0.05
+CLOSE_GRACE_S = 0.5  # after the answer: how long the connection may take to close
 
 
 async def exchange(
@@ -164,6 +165,10 @@ async def exchange(
     before the answer comes, the request is sent again with the same ``request_id``.
     """
     request_id = request["request_id"]
+    loop = asyncio.get_running_loop()
+    # The answer counts the moment it arrives: closing the connection afterwards (which a
+    # slow server can drag out to the close timeout) is no part of the request's deadline.
+    answered: asyncio.Future[dict[str, Any]] = loop.create_future()
 
     async def receive() -> dict[str, Any]:
         # aclosing: leaving the loop early must close the connection now, cleanly, not
@@ -171,11 +176,11 @@ async def exchange(
         async with contextlib.aclosing(_messages(stream)) as messages:
             async for msg in messages:
                 if response_to(msg.obj, request_id):
+                    answered.set_result(msg.obj)
                     return msg.obj
         raise CannotConnect("the session stream ended before the answer came")
 
     receiver = asyncio.ensure_future(receive())
-    loop = asyncio.get_running_loop()
     try:
         await _send_when_connected(stream, request, receiver)
         sent_on = stream.connections
@@ -188,9 +193,15 @@ async def exchange(
                     f"no answer to {subtype} within {timeout:g} s",
                     hint="the session may be busy or not connected; try again or raise --timeout",
                 )
-            done, _ = await asyncio.wait({receiver}, timeout=min(remaining, RESEND_CHECK_S))
+            done, _ = await asyncio.wait(
+                {receiver, answered},
+                timeout=min(remaining, RESEND_CHECK_S),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if answered.done():
+                return answered.result()
             if done:
-                return receiver.result()
+                return receiver.result()  # raises what ended the stream
             if stream.connections > sent_on and not stream.durable_sends:
                 # The connection was replaced before the answer came: the request may have
                 # died with it, so it goes again, with the same id, on the new one. (A v2
@@ -198,6 +209,10 @@ async def exchange(
                 await _send_when_connected(stream, request, receiver)
                 sent_on = stream.connections
     finally:
+        if answered.done() and not receiver.done():
+            # Give the close handshake a moment to end cleanly, then stop waiting for it.
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(receiver), CLOSE_GRACE_S)
         receiver.cancel()
         with contextlib.suppress(BaseException):
             await receiver

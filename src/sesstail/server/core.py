@@ -75,6 +75,9 @@ class Faults:
     control_error: str | None = None
     control_delay: float = 0.0
     control_silent: bool = False  # on the faulty connections only
+    # After answering a control request, stop reading the socket (faulty connections): the
+    # client's close frame goes unanswered, as from a server slow to finish the handshake.
+    freeze_after_answer: bool = False
     # Withdraw a permission prompt nobody answered after this many seconds (the turn ended);
     # the session then carries on as if it had been answered elsewhere.
     withdraw_prompts_after: float | None = None
@@ -596,6 +599,10 @@ class SessionsServer:
                 await ws.send(encode(answer))
                 if answer["response"]["subtype"] == "success":
                     await self.show_change(session, obj["request"])
+                if faults.freeze_after_answer and faulty:
+                    ws.transport.pause_reading()
+                    await ws.wait_closed()
+                    return
 
     async def show_change(self, session: ServedSession, request: dict[str, Any]) -> None:
         """A setter's effect, as the session reports it in a following ``system`` message."""
