@@ -448,3 +448,24 @@ def test_an_answer_counts_though_the_server_is_slow_to_close() -> None:
     assert result.exit_code == 0, result.stderr
     assert result.stdout == f"interrupted {SESSION}\n"
     assert took < 2.5
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_a_refused_long_lived_token_points_at_the_token_and_the_org_not_at_claude(
+    api: str,
+) -> None:
+    """Refused with CLAUDE_CODE_OAUTH_TOKEN (which `claude` does not refresh): the hint names
+    the variable and --org, not 'run claude to refresh your login'."""
+    with server_thread(SessionsServer([session(2)], speed=0, token="another-token-1234")) as srv:
+        result = CliRunner().invoke(
+            app,
+            [
+                *("watch", SESSION, "--api", api, "--base-url", srv.base_url, "--org", ORG),
+                *("--retry-delay", "0.01"),
+            ],
+            env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
+        )
+    assert result.exit_code == ExitCode.AUTH
+    assert "CLAUDE_CODE_OAUTH_TOKEN" in result.stderr
+    assert "--org" in result.stderr
+    assert "refresh your login" not in result.stderr

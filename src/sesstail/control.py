@@ -210,9 +210,10 @@ async def exchange(
                 sent_on = stream.connections
     finally:
         if answered.done() and not receiver.done():
-            # Give the close handshake a moment to end cleanly, then stop waiting for it.
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(asyncio.shield(receiver), CLOSE_GRACE_S)
+            # Give the close handshake a moment to end cleanly, then drop the connection.
+            await asyncio.wait({receiver}, timeout=CLOSE_GRACE_S)
+            if not receiver.done():
+                stream.abort()
         receiver.cancel()
         with contextlib.suppress(BaseException):
             await receiver

@@ -168,6 +168,7 @@ class SessionStream:
         self._fresh_without_uuid = SeenIds(4096)
         self._generation: Generation | None = None
         self._link: Link | None = None
+        self._closing: Link | None = None
         self._connected = asyncio.Event()
         self.connections = 0
         self.last_uuid: str | None = None  # of the last durable message passed on
@@ -317,6 +318,7 @@ class SessionStream:
         not_found = 0
         auth_reread = False
         rejected_token: str | None = None
+        rejected_detail = ""
         ever_connected = False
         # A subscription that worked was interrupted: what was said meanwhile is to be fetched.
         gap_pending = False
@@ -327,8 +329,8 @@ class SessionStream:
             if rejected_token is not None:
                 if token.value.reveal() == rejected_token:
                     raise AuthError(
-                        "the session service rejected the credentials (4003)",
-                        hint=REFRESH_HINT,
+                        f"the session service rejected the credentials ({rejected_detail})",
+                        hint=_auth_hint(token),
                     )
                 self.on_status("credentials changed since the rejection; trying them", True)
             opened_at = 0.0
@@ -374,8 +376,12 @@ class SessionStream:
                             await items.aclose()
                     self._link = None
                     self._connected.clear()
-                    with contextlib.suppress(Exception):
-                        await link.close()
+                    self._closing = link  # abort() can still end a slow close
+                    try:
+                        with contextlib.suppress(Exception):
+                            await link.close()
+                    finally:
+                        self._closing = None
             except Ended as ended:
                 if self._suspended:
                     self._suspended = False
@@ -397,11 +403,12 @@ class SessionStream:
                     if auth_reread:
                         raise AuthError(
                             "the session service rejected the credentials again after "
-                            "re-reading them (4003)",
+                            f"re-reading them ({ended.detail})",
                             hint=_auth_hint(token),
                         ) from None
                     auth_reread = True
                     rejected_token = token.value.reveal()
+                    rejected_detail = ended.detail
                     self.on_status(f"unauthorized ({ended.detail}); re-reading credentials", False)
                     continue
                 if outcome is Outcome.GONE:
@@ -491,6 +498,12 @@ class SessionStream:
                 link.abort()
                 return
             drift = now_drift
+
+    def abort(self) -> None:
+        """Drop the current connection (or the one closing) at once, without a handshake."""
+        for link in (self._link, self._closing):
+            if link is not None:
+                link.abort()
 
     async def aclose(self) -> None:
         link = self._link
