@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from sesstail.transport.stream import SessionStream
 
 ECHO_WAIT_S = 5.0
+IN_FLIGHT_QUIET_S = 0.05
+IN_FLIGHT_MAX_S = 0.5
 
 
 class _End:
@@ -81,6 +83,19 @@ class Subscription:
     async def messages(self) -> AsyncIterator[Message]:
         while (item := await self.next()) is not None:
             yield item
+
+    async def quiet(self, quiet_for: float, at_most: float) -> None:
+        """Wait until nothing has arrived for ``quiet_for`` seconds, at most ``at_most``:
+        what the server sent before a moment has then reached the queue. It stays queued."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + at_most
+        seen = -1
+        while loop.time() < deadline:
+            size = self._queue.qsize()
+            if size == seen:
+                return
+            seen = size
+            await asyncio.sleep(quiet_for)
 
     def received(self) -> list[Message]:
         """What has arrived so far, without waiting (the end of the stream stays queued)."""
@@ -140,9 +155,12 @@ class Backfilled:
             known = {u for u in map(_uuid, history) if u is not None}
             for msg in history:
                 yield msg
-            # The stream is ordered: what arrived up to the newest message the history also
+            # The stream is ordered: what arrives up to the newest message the history also
             # holds was said before the history was read, and is in it or older than it (a
             # server that replays on attach sends older ones too). What follows is new.
+            # Messages the server sent before it answered may still be on their way: let
+            # them arrive first (a brief quiet, half a second at most).
+            await subscription.quiet(IN_FLIGHT_QUIET_S, IN_FLIGHT_MAX_S)
             buffered = subscription.received()
             overlap = [i for i, msg in enumerate(buffered) if _uuid(msg) in known]
             for msg in buffered[overlap[-1] + 1 :] if overlap else buffered:
