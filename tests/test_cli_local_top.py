@@ -174,3 +174,33 @@ def test_top_json_prints_a_line_per_session_from_the_list() -> None:
     item = json.loads(first)
     assert item["id"] == "session_01TestStream"
     assert any(p.startswith("/v1/code/sessions") for p in srv.request_paths)
+
+
+def test_local_and_remote_sessions_in_one_watch(transcript: TranscriptWriter) -> None:
+    """A local transcript and a remote session followed together, each line labelled, each
+    session to its next result."""
+    with server_thread(SessionsServer([session(3)], speed=0, token=TOKEN, org=ORG)) as srv:
+
+        def later() -> None:
+            time.sleep(0.8)
+            transcript.prompt("more")
+            transcript.turn_duration(300)
+
+        threading.Thread(target=later, daemon=True).start()
+        result = CliRunner().invoke(
+            app,
+            [
+                *("watch", SESSION_UUID, "session_01TestStream", "--until", "result"),
+                *("--format", "pretty", "--base-url", srv.base_url, "--org", ORG),
+            ],
+            env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
+        )
+    assert result.exit_code == 0, result.stderr
+    from sesstail.multi import session_labels
+
+    labels = session_labels([SESSION_UUID, "session_01TestStream"])
+    lines = result.stdout.splitlines()
+    for label in labels.values():
+        assert any(line.startswith(label) for line in lines), label
+    assert "more" in result.stdout  # the local session's new turn
+    assert result.stdout.count("■ success") >= 3  # its two turns and the remote result
