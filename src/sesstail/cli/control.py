@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sesstail.cli import (
+from sesstail.cli.app import (
+    _say,
+    app,
+    run,
+)
+from sesstail.cli.options import (
     DEFAULT_BASE_URL,
     ApiChoice,
     ApiOpt,
@@ -26,10 +31,9 @@ from sesstail.cli import (
     QuietOpt,
     SessionArg,
     VerboseOpt,
-    _say,
-    app,
+)
+from sesstail.cli.targets import (
     resolve_target,
-    run,
 )
 from sesstail.errors import ExitCode, UsageError
 
@@ -80,7 +84,7 @@ def _open_stream(
     open_timeout: float,
     reporter: Callable[[str, bool], None],
 ) -> tuple[str, SessionStream]:
-    from sesstail.cli_local import refuse_local
+    from sesstail.cli.local import refuse_local
     from sesstail.transport.stream import SessionStream
 
     refuse_local(session_id, "a control request")
@@ -648,7 +652,7 @@ def wait_command(
     def job() -> int:
         import asyncio
 
-        from sesstail.cli_local import is_local_target
+        from sesstail.cli.local import is_local_target
         from sesstail.control import State, wait_for_state
         from sesstail.transport.stream import SessionStream
         from sesstail.watch import MessageSource
@@ -656,7 +660,7 @@ def wait_command(
         source: MessageSource
         label = session_id
         if is_local_target(session_id):
-            from sesstail.cli_local import local_source
+            from sesstail.cli.local import local_source
 
             if until is WaitState.blocked:
                 raise UsageError("a local session has no permission prompts to wait for")

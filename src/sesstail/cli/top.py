@@ -9,7 +9,12 @@ from typing import Annotated
 
 import typer
 
-from sesstail.cli import (
+from sesstail.cli.app import (
+    _say,
+    app,
+    run,
+)
+from sesstail.cli.options import (
     DEFAULT_BASE_URL,
     ApiChoice,
     ApiOpt,
@@ -17,10 +22,9 @@ from sesstail.cli import (
     DebugOpt,
     NotifyOpt,
     OrgOpt,
-    _say,
-    app,
+)
+from sesstail.cli.targets import (
     resolve_account,
-    run,
 )
 
 

@@ -14,7 +14,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sesstail.cli import (
+from sesstail.cli.app import (
+    _say,
+    app,
+    run,
+)
+from sesstail.cli.common import (
+    _build_options,
+    _build_renderer,
+    _choose_format,
+)
+from sesstail.cli.options import (
     DEFAULT_BASE_URL,
     ApiChoice,
     ApiOpt,
@@ -39,21 +49,17 @@ from sesstail.cli import (
     TypeOpt,
     UntilOpt,
     VerboseOpt,
-    _build_options,
-    _build_renderer,
-    _choose_format,
-    _say,
-    app,
+)
+from sesstail.cli.targets import (
     resolve_account,
     resolve_target,
-    run,
 )
 from sesstail.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from sesstail.cli import Account, Target
+    from sesstail.cli.targets import Account, Target
     from sesstail.output import StatusReporter
     from sesstail.sessions_api import SessionsApi
     from sesstail.watch import MessageSource, WatchOptions
@@ -193,14 +199,14 @@ def history_command(
     def job() -> int:
         import asyncio
 
-        from sesstail.cli_local import is_local_target
+        from sesstail.cli.local import is_local_target
         from sesstail.output import StatusReporter, want_color
         from sesstail.transport.stream import SessionStream
 
         options = _build_options(types, excludes, None, keepalive)  # usage errors first
         out_format = _choose_format(fmt, json_flag, sys.stdout)
         if is_local_target(session_id):
-            from sesstail.cli_local import local_source
+            from sesstail.cli.local import local_source
 
             _, source = local_source(session_id, options=options, history=limit, follow=False)
 
@@ -449,7 +455,7 @@ def follow_sessions(
 
         sources.append((target.session_id, remote))
     for arg in local or []:
-        from sesstail.cli_local import local_source
+        from sesstail.cli.local import local_source
 
         session_id, source = local_source(
             arg,

@@ -1,0 +1,135 @@
+"""The typer app, its entry point, and ``run``: the one place errors become exit codes.
+
+Every command module registers itself on ``app``; none imports another command module.
+Heavy modules (websockets, rich, the renderers) are imported inside the commands that need
+them, so ``--help``, ``--version`` and every TAB completion stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from sesstail import __version__
+from sesstail.errors import ExitCode, SesstailError
+
+_APP_SETTINGS: dict[str, Any] = {
+    "name": "sesstail",
+    "help": "Follow a remote Claude Code session live from a terminal.",
+    "no_args_is_help": True,
+    "pretty_exceptions_enable": False,
+    "pretty_exceptions_show_locals": False,
+    "add_completion": True,
+    "rich_markup_mode": None,
+    "context_settings": {"help_option_names": ["-h", "--help"]},
+}
+app = typer.Typer(**_APP_SETTINGS)
+
+
+# -- the one place errors become exit codes ----------------------------------------------
+
+
+def _say(text: str) -> None:
+    # Errors can quote remote text (a close reason, an error answer): escaped like the rest,
+    # on one line, tokens scrubbed (output.printable_line).
+    from sesstail.output import printable_line
+
+    try:
+        sys.stderr.write(printable_line(text) + "\n")
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):
+        pass
+
+
+def _silence_stdout() -> None:
+    # Further writes (and the interpreter's final flush) go nowhere instead of raising again.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def run(job: Callable[[], int], *, debug: bool = False) -> NoReturn:
+    """Run a command body and exit with its code; every failure ends here."""
+    try:
+        code = int(job())
+    except SesstailError as exc:
+        _say(f"sesstail: error: {exc.message}")
+        if exc.hint:
+            _say(f"sesstail: hint: {exc.hint}")
+        if debug:
+            _print_traceback()
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        _say("sesstail: interrupted")
+        code = ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`sesstail … | head`): that is how a pipe says "enough".
+        _silence_stdout()
+        code = ExitCode.OK
+    except Exception as exc:  # the last resort, by design
+        _say(f"sesstail: unexpected error: {type(exc).__name__}: {exc}")
+        if debug:
+            _print_traceback()
+        else:
+            _say("sesstail: run again with --debug for a traceback")
+        code = ExitCode.ERROR
+    raise typer.Exit(code)
+
+
+def _print_traceback() -> None:
+    import traceback
+
+    for line in traceback.format_exc().rstrip().splitlines():
+        _say(line)
+
+
+# -- the app's own option ---------------------------------------------------------------
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"sesstail {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Follow a remote Claude Code session live from a terminal."""
+
+
+def _app_for(args: list[str]) -> typer.Typer:
+    """The app to run ``args`` with: just the command named, when there is one.
+
+    typer turns every registered command into a click command on each run, about 20 ms for
+    all of them, which `sesstail interrupt` and every other short command would pay.
+    Completion and top-level help need them all.
+    """
+    if os.environ.get("_SESSTAIL_COMPLETE"):
+        return app
+    name = next((arg for arg in args if not arg.startswith("-")), None)
+    for info in app.registered_commands:
+        command_name = info.name or (info.callback.__name__ if info.callback else None)
+        if name is not None and command_name == name:
+            single = typer.Typer(**_APP_SETTINGS)
+            single.registered_callback = app.registered_callback
+            single.registered_commands = [info]
+            return single
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    _app_for(args)(args=args, prog_name="sesstail")
