@@ -28,8 +28,7 @@ if TYPE_CHECKING:
     from sesstail.transport.stream import SessionStream
 
 ECHO_WAIT_S = 5.0
-IN_FLIGHT_QUIET_S = 0.05
-IN_FLIGHT_MAX_S = 0.5
+V1_OVERLAP_MARGIN = 200  # messages said while the history was being read
 
 
 class _End:
@@ -84,30 +83,6 @@ class Subscription:
         while (item := await self.next()) is not None:
             yield item
 
-    async def quiet(self, quiet_for: float, at_most: float) -> None:
-        """Wait until nothing has arrived for ``quiet_for`` seconds, at most ``at_most``:
-        what the server sent before a moment has then reached the queue. It stays queued."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + at_most
-        seen = -1
-        while loop.time() < deadline:
-            size = self._queue.qsize()
-            if size == seen:
-                return
-            seen = size
-            await asyncio.sleep(quiet_for)
-
-    def received(self) -> list[Message]:
-        """What has arrived so far, without waiting (the end of the stream stays queued)."""
-        out: list[Message] = []
-        while not self._queue.empty():
-            item = self._queue.get_nowait()
-            if isinstance(item, _End):
-                self._queue.put_nowait(item)
-                break
-            out.append(item)
-        return out
-
     async def aclose(self) -> None:
         if self._pump is not None and not self._pump.done():
             self._pump.cancel()
@@ -151,21 +126,12 @@ class Backfilled:
                     yield msg
             return
         async with subscribed(stream) as subscription:
-            history = await stream.last_messages(self.count)
-            known = {u for u in map(_uuid, history) if u is not None}
+            # v1 is live-only (PROTOCOL §2): what arrives after subscribing is new, except what
+            # was said before the history was read: it is in that read, wider than shown.
+            history = await stream.last_messages(self.count, overlap=V1_OVERLAP_MARGIN)
+            known = stream.history_known
             for msg in history:
                 yield msg
-            # The stream is ordered: what arrives up to the newest message the history also
-            # holds was said before the history was read, and is in it or older than it (a
-            # server that replays on attach sends older ones too). What follows is new.
-            # Messages the server sent before it answered may still be on their way: let
-            # them arrive first (a brief quiet, half a second at most).
-            await subscription.quiet(IN_FLIGHT_QUIET_S, IN_FLIGHT_MAX_S)
-            buffered = subscription.received()
-            overlap = [i for i, msg in enumerate(buffered) if _uuid(msg) in known]
-            for msg in buffered[overlap[-1] + 1 :] if overlap else buffered:
-                if _uuid(msg) not in known:
-                    yield msg
             async for msg in subscription.messages():
                 if _uuid(msg) not in known:
                     yield msg

@@ -165,6 +165,7 @@ class SessionStream:
         self.settings = settings
         self.on_status = on_status
         self.seen = SeenIds()
+        self.history_known: frozenset[str] = frozenset()
         self._fresh_without_uuid = SeenIds(4096)
         self._generation: Generation | None = None
         self._link: Link | None = None
@@ -515,12 +516,13 @@ class SessionStream:
 
     # -- history ------------------------------------------------------------------------
 
-    async def last_messages(self, count: int) -> list[Message]:
+    async def last_messages(self, count: int, overlap: int = 0) -> list[Message]:
         """The last ``count`` messages, oldest first, marked ``backfill``.
 
         v2: exact — called before ``messages()``, the live stream then starts right after
         them. v1: from the history endpoint; called once the stream is subscribed, their
-        live copies are not shown again.
+        live copies are not shown again, nor those of the ``overlap`` messages before them
+        (read too, kept in ``history_known``).
         """
         from sesstail.transport.rest_v1 import as_messages
         from sesstail.transport.rest_v2 import envelope_messages
@@ -533,13 +535,20 @@ class SessionStream:
             if self.connections == 0:
                 generation.start_after(top)
             return envelope_messages(events, time.time(), backfill=True)
-        objs = await asyncio.to_thread(self.rest_v1().history, sid, count)
+        # v1 is live-only (PROTOCOL §2): what the session said between subscribing and this
+        # read is in the history and arrives live too. A wider read than asked for holds it
+        # (up to ``overlap`` messages); all of it is marked seen, the last ``count`` are shown.
+        wider = count + overlap if count else 0
+        objs = await asyncio.to_thread(self.rest_v1().history, sid, wider)
         history = [m._replace(backfill=True) for m in as_messages(objs)]
         for msg in history:
             message_uuid = msg.obj.get("uuid")
             if type(message_uuid) is str:
                 self.seen.first_time(message_uuid)
-        return history
+        self.history_known = frozenset(
+            u for u in (m.obj.get("uuid") for m in history) if type(u) is str
+        )
+        return history[-count:] if count else []
 
     async def send_prompt(self, text: str, prompt_uuid: str) -> None:
         """Post a user prompt (retries keep its uuid: it is delivered once)."""
