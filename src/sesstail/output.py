@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import sys
 import time
+import unicodedata
 from collections.abc import Coroutine, Mapping
 from typing import Any, TextIO, TypeVar
 
@@ -146,7 +148,12 @@ async def _stdout_closed(poll_every: float) -> None:
 
 
 class StatusReporter:
-    """Connection events on stderr; verbose ones only with ``-v``; none but errors with ``-q``."""
+    """Connection events on stderr; verbose ones only with ``-v``; none but errors with ``-q``.
+
+    On a terminal a long line is wrapped at its width on word boundaries, the continuation
+    lines indented under the text; anything else gets one line per event (scripts grep them).
+    ``width`` stands in for the terminal's width (tests); it never makes a non-terminal wrap.
+    """
 
     def __init__(
         self,
@@ -156,12 +163,14 @@ class StatusReporter:
         quiet: bool = False,
         color: bool = False,
         timestamps: bool = False,
+        width: int | None = None,
     ) -> None:
         self.err = err if err is not None else sys.stderr
         self.verbose = verbose
         self.quiet = quiet
         self.color = color
         self.timestamps = timestamps
+        self.width = width
 
     def __call__(self, text: str, verbose_only: bool) -> None:
         if self.quiet or (verbose_only and not self.verbose):
@@ -169,8 +178,12 @@ class StatusReporter:
         self.line(text)
 
     def line(self, text: str) -> None:
-        prefix = time.strftime("%H:%M:%S ") if self.timestamps else ""
-        body = f"{PROGRAM}: {prefix}{_printable(text)}"
+        head = f"{PROGRAM}: "
+        body = self._stamp() + _printable(text)
+        width = self._terminal_width()
+        if width is not None:
+            body = ("\n" + " " * len(head)).join(wrap_words(body, width - len(head)))
+        body = head + body
         if self.color:
             body = f"\x1b[2m{body}\x1b[0m"
         try:
@@ -178,6 +191,81 @@ class StatusReporter:
             self.err.flush()
         except (BrokenPipeError, ValueError):
             pass
+
+    def _stamp(self) -> str:
+        return time.strftime("%H:%M:%S ") if self.timestamps else ""
+
+    def _terminal_width(self) -> int | None:
+        """The width to wrap at: only when stderr is a terminal."""
+        try:
+            if not self.err.isatty():
+                return None
+        except (AttributeError, ValueError):
+            return None
+        if self.width is not None:
+            return self.width
+        try:
+            return os.get_terminal_size(self.err.fileno()).columns or None
+        except (AttributeError, OSError, ValueError):
+            return shutil.get_terminal_size().columns
+
+
+# Narrowest text column a wrapped status line gets, however narrow the terminal.
+_MIN_COLUMN = 10
+
+
+def wrap_words(text: str, width: int) -> list[str]:
+    """``text`` (one line, already printable) cut into lines of at most ``width`` cells, at
+    spaces; a word wider than a line is cut hard. One pass, linear in the text's length:
+    status lines can quote remote text of any shape."""
+    width = max(width, _MIN_COLUMN)
+    if len(text) <= width and text.isascii():
+        return [text]
+    lines: list[str] = []
+    words: list[str] = []  # the current line's words; "" stands for an extra space
+    used = 0
+    for word in text.replace("\t", " ").split(" "):
+        if not words and not word and lines:
+            continue  # the blanks at a break
+        size = _cells(word)
+        gap = 1 if words else 0
+        if used + gap + size <= width:
+            words.append(word)
+            used += gap + size
+            continue
+        if words:
+            lines.append(" ".join(words).rstrip(" "))
+            words, used = [], 0
+        if not word:
+            continue
+        if size <= width:
+            words, used = [word], size
+            continue
+        piece: list[str] = []
+        piece_size = 0
+        for char in word:
+            char_size = _cells(char)
+            if piece_size + char_size > width and piece:
+                lines.append("".join(piece))
+                piece, piece_size = [], 0
+            piece.append(char)
+            piece_size += char_size
+        words, used = ["".join(piece)], piece_size
+    if words or not lines:
+        lines.append(" ".join(words).rstrip(" "))
+    return lines
+
+
+def _cells(text: str) -> int:
+    """How many terminal columns ``text`` takes: wide characters two, combining marks none."""
+    if text.isascii():
+        return len(text)
+    size = 0
+    for char in text:
+        if unicodedata.combining(char):
+            continue
+        size += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return size
 
 
 def _printable(text: str) -> str:
