@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import weakref
 import zlib
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -52,6 +53,37 @@ Handler = Callable[[Memory, dict[str, Any]], list[Row]]
 
 # Carriage return, then erase the line: what redraws a live line in place.
 _ERASE_LINE = "\r\x1b[2K"
+# Without a terminal, the "still running" lines held back until it is known that the tool's
+# result does not come next: per call (its latest lines), and calls at a time.
+_HELD_PER_CALL = 8
+_HELD_CALLS = 64
+
+
+class LiveRow:
+    """The bottom row of a terminal, where live lines are drawn (left open, without a newline),
+    shared by every renderer writing to that terminal: one session's line is erased before
+    another session writes, and drawn again below what it wrote; so the line is never left
+    behind, stale, above the result it was waiting for."""
+
+    __slots__ = ("owner", "text")
+
+    def __init__(self) -> None:
+        self.owner: PrettyRenderer | None = None
+        self.text = ""
+
+
+_LIVE_ROWS: weakref.WeakKeyDictionary[Any, LiveRow] = weakref.WeakKeyDictionary()
+
+
+def live_row(file: Any) -> LiveRow:
+    """The live row of ``file``, the same for every renderer that writes to it."""
+    try:
+        row = _LIVE_ROWS.get(file)
+        if row is None:
+            row = _LIVE_ROWS[file] = LiveRow()
+        return row
+    except TypeError:  # not weakly referenceable: a row of its own
+        return LiveRow()
 
 
 def _answers(obj: dict[str, Any], call_id: str) -> bool:
@@ -150,16 +182,21 @@ class PrettyRenderer:
                 bell = False
         self._bell = bell
         self._gutters: dict[str, Segment] = {}
-        # Live lines, redrawn in place: by default on a terminal showing one session (several
-        # renderers sharing a terminal would redraw each other's lines).
+        # Live lines, redrawn in place: by default on a terminal. Renderers of several
+        # sessions sharing a terminal share its live row (see LiveRow).
         if live is None:
             try:
-                live = file.isatty() and not label
+                live = file.isatty()
             except (AttributeError, ValueError):
                 live = False
         self._memory.live = live
+        self._row = live_row(file) if live else None
         # The live line left open (no newline yet): what it shows, and for which call.
         self._pending: tuple[str, str] | None = None
+        # The progress line erased to write a line above it, to draw again below that line.
+        self._restore: tuple[str, str] | None = None
+        # Not live: "still running" lines by call, held back (see _hold).
+        self._held: dict[str, list[str]] = {}
 
     def message(self, msg: Message) -> None:
         """Draw one message now; never raises for a message's content (only for I/O)."""
@@ -177,6 +214,9 @@ class PrettyRenderer:
         )
         if memory.folded and not folding:
             memory.folded = ""
+        if self._held and kind == "user":
+            for call_id in [call_id for call_id in self._held if _answers(obj, call_id)]:
+                del self._held[call_id]  # its result is here: no "still running" above it
         try:
             rows = self._rows(kind, subtype, obj)
         except Exception:
@@ -185,6 +225,9 @@ class PrettyRenderer:
             return
         live_key = self._live_key(kind, subtype, obj) if memory.live else None
         prefix = self._close_live(kind, obj, live_key) if self._pending is not None else ""
+        hold = not memory.live and kind == "tool_progress"
+        if self._held and not hold and kind not in _TRANSPARENT:
+            prefix = self._release_held() + prefix
         blank = kind == "result" or (
             kind == "user" and conversation.is_prompt(obj) and not obj.get("parent_tool_use_id")
         )
@@ -202,9 +245,54 @@ class PrettyRenderer:
         if live_key is not None and segments and segments[-1].text == "\n":
             segments.pop()  # left open, to be redrawn by the next event
             self._pending = live_key
-        if prefix:
-            segments.insert(0, Segment(prefix))
-        self._write(segments)
+        if hold:
+            self._hold(string(obj.get("tool_use_id")), segments)
+            return
+        if self._row is None:
+            if prefix:
+                segments.insert(0, Segment(prefix))
+            self._write(segments)
+            return
+        self._write_shared(prefix, segments)
+
+    def _write_shared(self, prefix: str, segments: list[Segment]) -> None:
+        """Write on a terminal whose live row other renderers may hold."""
+        row = self._row
+        assert row is not None
+        other = row.owner if row.owner is not self else None
+        redraw = ""
+        restore, self._restore = self._restore, None
+        if other is not None:
+            prefix = _ERASE_LINE + prefix
+            if self._pending is not None:
+                other._pending = None  # replaced by this line; its next event draws it again
+            else:
+                redraw = row.text
+        text = self._text(segments)
+        if self._pending is not None:
+            row.owner, row.text = self, text.rpartition("\n")[2]
+        elif restore is not None and other is None:
+            self._pending = restore
+            redraw = row.text
+        elif other is None:
+            row.owner, row.text = None, ""
+        self._write_text(prefix + text + redraw)
+
+    def _hold(self, call_id: str, segments: list[Segment]) -> None:
+        """Keep a "still running" line back while not on a terminal: dropped if the tool's
+        result comes next (it would stand, stale, above it), written before anything else."""
+        lines = self._held.get(call_id)
+        if lines is None:
+            if len(self._held) >= _HELD_CALLS:
+                self._write_text(self._release_held())
+            lines = self._held[call_id] = []
+        lines.append(self._text(segments))
+        del lines[:-_HELD_PER_CALL]
+
+    def _release_held(self) -> str:
+        text = "".join(line for lines in self._held.values() for line in lines)
+        self._held.clear()
+        return text
 
     @staticmethod
     def _live_key(kind: Any, subtype: Any, obj: dict[str, Any]) -> tuple[str, str] | None:
@@ -230,9 +318,18 @@ class PrettyRenderer:
         replaces = live_key == pending or pending[0] == "requesting"
         if pending[0] == "thinking" and live_key is not None and live_key[0] == "thinking":
             replaces = True
-        if pending[0] == "progress" and kind == "user":
-            replaces = replaces or _answers(obj, pending[1])
-        return _ERASE_LINE if replaces else "\n"
+        if pending[0] != "progress" or replaces:
+            return _ERASE_LINE if replaces else "\n"
+        # A tool still running: a progress line ended here would stand, stale, above the
+        # tool's result. Another live line replaces it (its next event draws it again); a
+        # line that is not live goes above it, and it is drawn again below; only the end of
+        # the turn (a new prompt, the result) or the tool's own result ends it.
+        if live_key is not None or (kind == "user" and _answers(obj, pending[1])):
+            return _ERASE_LINE
+        if kind == "result" or (kind == "user" and conversation.is_prompt(obj)):
+            return "\n"
+        self._restore = pending
+        return _ERASE_LINE
 
     def _rows(self, kind: Any, subtype: Any, obj: dict[str, Any]) -> list[Row]:
         if kind == "control_request":
@@ -249,9 +346,13 @@ class PrettyRenderer:
     def close(self) -> None:
         """End an open live line and flush; nothing is held back between messages."""
         with contextlib.suppress(ValueError, OSError):  # already closed
+            if self._held:
+                self._write_text(self._release_held())
             if self._pending is not None:
                 self._file.write(_ERASE_LINE if self._pending[0] == "requesting" else "\n")
                 self._pending = None
+            if self._row is not None and self._row.owner is self:
+                self._row.owner, self._row.text = None, ""
             self._file.flush()
 
     def _options(self) -> ConsoleOptions:
@@ -263,9 +364,14 @@ class PrettyRenderer:
             self._options_at = now
         return self._options_cache
 
+    def _text(self, segments: list[Segment]) -> str:
+        return segments_text(segments, self._color_system)
+
     def _write(self, segments: list[Segment]) -> None:
+        self._write_text(self._text(segments))
+
+    def _write_text(self, text: str) -> None:
         # One write and a flush per message.
-        text = segments_text(segments, self._color_system)
         try:
             self._file.write(text)
         except UnicodeEncodeError:
