@@ -42,10 +42,11 @@ from sesstail.render.pretty.tools import call_body, prompt_call_line
 from sesstail.render.sanitize import clean
 
 # Black on yellow reads on dark and light backgrounds alike (reverse video of yellow text
-# gives white on yellow on a light theme).
-_TITLE = Style(color="black", bgcolor="yellow", bold=True)
-# Not bold: many terminals draw bold yellow as bright yellow, faint on a white background.
-_BORDER = Style(color="yellow")
+# gives white on yellow on a light theme). grey0 is the fixed black of the 256 colours: a
+# bold "black" is drawn as the theme's grey by terminals that brighten bold colours.
+_TITLE = Style(color="grey0", bgcolor="yellow", bold=True)
+# The default foreground: yellow lines, bold or not, fade on a white background.
+_BORDER = Style(bold=True)
 _REASONS = ("description", "decision_reason", "blocked_path")
 
 

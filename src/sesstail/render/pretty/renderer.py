@@ -41,7 +41,8 @@ from sesstail.render.pretty.text import (
 )
 from sesstail.render.sanitize import clean
 
-_LABEL_COLORS = ("cyan", "magenta", "green", "yellow", "blue", "bright_red", "bright_cyan")
+# Readable on dark and light backgrounds: no yellow, no bright cyan or white.
+_LABEL_COLORS = ("cyan", "magenta", "green", "blue", "bright_red", "bright_magenta", "bright_blue")
 # Keys left out of the compact one-line summary of unknown messages.
 _QUIET_KEYS = frozenset({"type", "subtype", "uuid", "session_id"})
 # Messages that do not come between a tool call and its result, as far as the reader can see.

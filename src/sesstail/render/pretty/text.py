@@ -47,8 +47,9 @@ ERROR_BOLD = Style(color="red", bold=True)
 WARN = Style(color="yellow")
 WARN_BOLD = Style(color="yellow", bold=True)
 OK_BOLD = Style(color="green", bold=True)
-# Gutter colours for sub-agents, so that parallel ones are told apart.
-GUTTER_COLORS = ("magenta", "blue", "green", "cyan", "yellow", "bright_magenta")
+# Gutter colours for sub-agents, so that parallel ones are told apart. No yellow or white:
+# they fade on a light background (tests/test_render_theme.py).
+GUTTER_COLORS = ("magenta", "blue", "green", "cyan", "bright_blue", "bright_magenta")
 
 BLANKS = " \t\n"
 

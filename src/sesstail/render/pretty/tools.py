@@ -366,7 +366,7 @@ def _task_body(tool_input: Input, whole: bool) -> list[RenderableType]:
 
 _TODO_MARKS = {
     "completed": ("☑ ", Style(color="green"), Style(dim=True, strike=True)),
-    "in_progress": ("◐ ", Style(color="yellow", bold=True), Style(bold=True)),
+    "in_progress": ("◐ ", Style(color="magenta", bold=True), Style(bold=True)),
 }
 _PENDING = ("☐ ", Style(dim=True), Style())
 
