@@ -153,6 +153,7 @@ class StatusReporter:
     On a terminal a long line is wrapped at its width on word boundaries, the continuation
     lines indented under the text; anything else gets one line per event (scripts grep them).
     ``width`` stands in for the terminal's width (tests); it never makes a non-terminal wrap.
+    ``timestamps``: False/None, True or "short" (HH:MM:SS), or "full" (RFC 3339, local zone).
     """
 
     def __init__(
@@ -162,7 +163,7 @@ class StatusReporter:
         verbose: bool = False,
         quiet: bool = False,
         color: bool = False,
-        timestamps: bool = False,
+        timestamps: bool | str | None = False,
         width: int | None = None,
     ) -> None:
         self.err = err if err is not None else sys.stderr
@@ -193,7 +194,15 @@ class StatusReporter:
             pass
 
     def _stamp(self) -> str:
-        return time.strftime("%H:%M:%S ") if self.timestamps else ""
+        """The time before the text: ``timestamps`` True or "short" for HH:MM:SS, "full"
+        for RFC 3339 with the date and the zone offset, local time."""
+        if not self.timestamps:
+            return ""
+        if str(self.timestamps).lower() == "full":
+            import datetime
+
+            return datetime.datetime.now().astimezone().isoformat(timespec="seconds") + " "
+        return time.strftime("%H:%M:%S ")
 
     def _terminal_width(self) -> int | None:
         """The width to wrap at: only when stderr is a terminal."""

@@ -9,6 +9,7 @@ Any exception while drawing falls back to one compact line: a message's content 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import time
 import weakref
 import zlib
@@ -52,6 +53,12 @@ _FOLDING = frozenset({"thinking_tokens", "status"})
 
 Handler = Callable[[Memory, dict[str, Any]], list[Row]]
 
+# A message's own time is believed from 2000 until a day after it arrived: anything else is
+# junk or a wrong clock, and the receive time is shown instead.
+_EARLIEST = 946_684_800.0
+_LATEST_AHEAD = 86_400.0
+_TIME_KEYS = ("timestamp", "created_at")
+_NO_STAMP = {"short": "--:--:--", "full": "----------T--:--:--------"}
 # Carriage return, then erase the line: what redraws a live line in place.
 _ERASE_LINE = "\r\x1b[2K"
 # Without a terminal, the "still running" lines held back until it is known that the tool's
@@ -147,7 +154,12 @@ _TYPES: dict[str, Handler] = {
 
 
 class PrettyRenderer:
-    """Draws messages as a conversation on ``file``, one message at a time."""
+    """Draws messages as a conversation on ``file``, one message at a time.
+
+    ``timestamps``: None (or False) for none, ``"short"`` (or True) for ``HH:MM:SS``,
+    ``"full"`` for RFC 3339 with the date and the zone offset; local time, the message's own
+    (its ``timestamp`` or ``created_at``) when it has a believable one, else when it arrived.
+    """
 
     def __init__(
         self,
@@ -155,7 +167,7 @@ class PrettyRenderer:
         *,
         color: bool,
         width: int | None = None,
-        timestamps: bool = False,
+        timestamps: bool | str | None = None,
         label: str | None = None,
         bell: bool | None = None,
         live: bool | None = None,
@@ -165,7 +177,7 @@ class PrettyRenderer:
         self._color_system = COLOR_SYSTEMS.get(self._console.color_system or "")
         self._options_cache: ConsoleOptions | None = None
         self._options_at = 0.0
-        self._timestamps = timestamps
+        self._timestamps = timestamp_mode(timestamps)
         self._label: list[Segment] = []
         if label:
             name = clean(label.replace("\n", " "))[:24]
@@ -387,8 +399,8 @@ class PrettyRenderer:
     def _lead(self, msg: Message, obj: dict[str, Any]) -> tuple[list[Segment], list[Segment]]:
         first = list(self._label)
         rest = list(self._label)
-        if self._timestamps:
-            stamp = self._stamp(msg.received_at)
+        if self._timestamps is not None:
+            stamp = self._stamp(message_time(obj, msg.received_at))
             first.append(Segment(stamp + " ", DIM))
             rest.append(Segment(" " * (len(stamp) + 1)))
         stream = obj.get("parent_tool_use_id")
@@ -411,17 +423,62 @@ class PrettyRenderer:
             self._gutters[call_id] = gutter
         return gutter
 
-    def _stamp(self, received_at: float) -> str:
+    def _stamp(self, at: float) -> str:
+        mode = self._timestamps
+        assert mode is not None
         try:
-            second = int(received_at)
+            second = int(at)
         except (TypeError, ValueError, OverflowError):
-            return "--:--:--"
+            return _NO_STAMP[mode]
         if second != self._clock[0]:
             try:
-                self._clock = (second, time.strftime("%H:%M:%S", time.localtime(second)))
+                if mode == "full":
+                    moment = datetime.datetime.fromtimestamp(second).astimezone()
+                    shown = moment.isoformat(timespec="seconds")
+                else:
+                    shown = time.strftime("%H:%M:%S", time.localtime(second))
             except (ValueError, OverflowError, OSError):
-                return "--:--:--"
+                return _NO_STAMP[mode]
+            self._clock = (second, shown)
         return self._clock[1]
+
+
+def timestamp_mode(timestamps: bool | str | None) -> str | None:
+    """``timestamps`` as None, "short" or "full" (True, the old spelling, is "short")."""
+    if timestamps is None or timestamps is False:
+        return None
+    if timestamps is True:
+        return "short"
+    mode = str(timestamps).lower()
+    if mode not in _NO_STAMP:
+        raise ValueError(f"timestamps must be None, 'short' or 'full', not {timestamps!r}")
+    return mode
+
+
+def message_time(obj: dict[str, Any], received_at: float) -> float:
+    """When the message says it was made (``timestamp`` or ``created_at``, ISO 8601; a time
+    without a zone read as UTC), if that is a believable time, else ``received_at``."""
+    for key in _TIME_KEYS:
+        value = obj.get(key)
+        if isinstance(value, str):
+            at = _epoch_of(value)
+            if at is not None and _EARLIEST <= at <= received_at + _LATEST_AHEAD:
+                return at
+    return received_at
+
+
+def _epoch_of(value: str) -> float | None:
+    if not 10 <= len(value) <= 40:
+        return None
+    if value[-1:] in "zZ":
+        value = value[:-1] + "+00:00"
+    try:
+        moment = datetime.datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=datetime.UTC)
+        return moment.timestamp()
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def compact_rows(obj: Any) -> list[Row]:
