@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 ECHO_WAIT_S = 5.0
 V1_OVERLAP_MARGIN = 200  # messages said while the history was being read
+SINCE_MAX_MESSAGES = 10_000  # --since without -n: at most this many of the history
 
 
 class _End:
@@ -109,16 +110,18 @@ def _uuid(msg: Message) -> str | None:
 
 @dataclass
 class Backfilled:
-    """The last ``count`` messages of the history, then the live stream, each once."""
+    """The last ``count`` messages of the history (those since ``since``, epoch seconds, when
+    given), then the live stream, each once."""
 
     stream: SessionStream
     count: int
+    since: float | None = None
 
     async def messages(self) -> AsyncIterator[Message]:
         stream = self.stream
         await stream.resolve()
         if stream.api == "v2":
-            for msg in await stream.last_messages(self.count):
+            for msg in await stream.last_messages(self.count, since=self.since):
                 yield msg
             # Closed here when the watch ends, not whenever it is collected: its sockets go.
             async with contextlib.aclosing(stream.messages()) as live:
@@ -128,7 +131,9 @@ class Backfilled:
         async with subscribed(stream) as subscription:
             # v1 is live-only (PROTOCOL §2): what arrives after subscribing is new, except what
             # was said before the history was read: it is in that read, wider than shown.
-            history = await stream.last_messages(self.count, overlap=V1_OVERLAP_MARGIN)
+            history = await stream.last_messages(
+                self.count, overlap=V1_OVERLAP_MARGIN, since=self.since
+            )
             known = stream.history_known
             for msg in history:
                 yield msg

@@ -199,8 +199,14 @@ class SessionsApi(RestCaller):
         }
         return _page(self._session_call(session_id, "GET", "/events", query=query))
 
-    def history(self, session_id: str, limit: int) -> list[dict[str, Any]]:
-        """The last ``limit`` messages, oldest first, paging back with ``before_id``."""
+    def history(
+        self, session_id: str, limit: int, since: float | None = None
+    ) -> list[dict[str, Any]]:
+        """The last ``limit`` messages, oldest first, paging back with ``before_id``. With
+        ``since`` (epoch seconds), only those made at or after it by their own time (v1
+        messages carry one only sometimes: see ``times.since_filter``)."""
+        from sesstail.times import reaches_before, since_filter
+
         pages: list[list[dict[str, Any]]] = []
         count = 0
         before: str | None = None
@@ -210,11 +216,17 @@ class SessionsApi(RestCaller):
             page = self.history_page(session_id, want, before_id=before, latest=before is None)
             pages.append(page.data)
             count += len(page.data)
-            if not page.has_more or not page.data or not pager.another(page.first_id):
+            if (
+                not page.has_more
+                or not page.data
+                or (since is not None and reaches_before(page.data, since))
+                or not pager.another(page.first_id)
+            ):
                 break
             before = page.first_id
         newest_last = [item for page_items in reversed(pages) for item in page_items]
-        return newest_last[-limit:] if limit else []
+        newest_last = newest_last[-limit:] if limit else []
+        return since_filter(newest_last, since) if since is not None else newest_last
 
     def history_after(
         self, session_id: str, after_id: str | None, max_pages: int = 20

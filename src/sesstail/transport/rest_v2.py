@@ -91,8 +91,14 @@ class V2Api(RestCaller):
             return max(known)
         return page.resume_cursor or 0
 
-    def last_events(self, session_id: str, limit: int) -> tuple[list[dict[str, Any]], int]:
-        """The last ``limit`` durable events, oldest first, and the newest sequence number."""
+    def last_events(
+        self, session_id: str, limit: int, since: float | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The last ``limit`` durable events, oldest first, and the newest sequence number.
+        With ``since`` (epoch seconds), only those created at or after it: paging back stops
+        at the first page that reaches before it."""
+        from sesstail.times import reaches_before, since_filter
+
         newest_first: list[dict[str, Any]] = []
         cursor: int | None = None
         pager = Pager("the history")
@@ -104,6 +110,7 @@ class V2Api(RestCaller):
             if (
                 page.next_cursor is None
                 or not page.data
+                or (since is not None and reaches_before(page.data, since))
                 or not pager.another(str(page.next_cursor))
             ):
                 break
@@ -113,6 +120,8 @@ class V2Api(RestCaller):
         top = max((n for n in numbers if n is not None), default=None)
         if top is None:
             top = self.latest_sequence(session_id) if not events else 0
+        if since is not None:
+            events = since_filter(events, since)
         return events, top
 
     # -- posting ------------------------------------------------------------------------------

@@ -516,13 +516,16 @@ class SessionStream:
 
     # -- history ------------------------------------------------------------------------
 
-    async def last_messages(self, count: int, overlap: int = 0) -> list[Message]:
+    async def last_messages(
+        self, count: int, overlap: int = 0, since: float | None = None
+    ) -> list[Message]:
         """The last ``count`` messages, oldest first, marked ``backfill``.
 
         v2: exact — called before ``messages()``, the live stream then starts right after
         them. v1: from the history endpoint; called once the stream is subscribed, their
         live copies are not shown again, nor those of the ``overlap`` messages before them
-        (read too, kept in ``history_known``).
+        (read too, kept in ``history_known``). With ``since`` (epoch seconds), only those
+        made at or after it.
         """
         from sesstail.transport.rest_v1 import as_messages
         from sesstail.transport.rest_v2 import envelope_messages
@@ -531,7 +534,7 @@ class SessionStream:
         assert sid is not None
         generation = await self.resolve()
         if generation.name == "v2":
-            events, top = await asyncio.to_thread(self.rest_v2().last_events, sid, count)
+            events, top = await asyncio.to_thread(self.rest_v2().last_events, sid, count, since)
             if self.connections == 0:
                 generation.start_after(top)
             return envelope_messages(events, time.time(), backfill=True)
@@ -539,7 +542,7 @@ class SessionStream:
         # read is in the history and arrives live too. A wider read than asked for holds it
         # (up to ``overlap`` messages); all of it is marked seen, the last ``count`` are shown.
         wider = count + overlap if count else 0
-        objs = await asyncio.to_thread(self.rest_v1().history, sid, wider)
+        objs = await asyncio.to_thread(self.rest_v1().history, sid, wider, since)
         history = [m._replace(backfill=True) for m in as_messages(objs)]
         for msg in history:
             message_uuid = msg.obj.get("uuid")
