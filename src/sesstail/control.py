@@ -620,7 +620,7 @@ async def watch_and_answer(
             await queue.put(None)
 
     receiver = asyncio.ensure_future(receive())
-    keeps = options.filter.keeps
+    keeps = options.keeps
     until = options.until
     try:
         while True:
@@ -633,6 +633,8 @@ async def watch_and_answer(
             drawn = keeps(obj)
             if drawn:
                 renderer.message(msg)
+                if options.tally is not None:
+                    options.tally.add(obj, 0)
             request_id = str(obj.get("request_id"))
             if (
                 is_permission_prompt(obj)

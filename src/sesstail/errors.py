@@ -29,6 +29,7 @@ class ExitCode(enum.IntEnum):
     CONTROL_ERROR = 6
     TIMEOUT = 7
     NOT_ACTIVE = 8
+    RESULT_ERROR = 9  # --exit-status: the result that ended the wait is an error
     INTERRUPTED = 130
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sesstail.errors import ExitCode, SesstailError
-from sesstail.watch import MessageSource, Renderer, WatchOptions, watch
+from sesstail.watch import MessageSource, Renderer, WatchOptions, outcome, watch
 
 SEVERITY = (ExitCode.OK, ExitCode.NOT_FOUND, ExitCode.AUTH, ExitCode.CANNOT_CONNECT)
 
@@ -60,13 +60,13 @@ async def follow_many(
 
     async def follow(session: Followed) -> int:
         try:
-            await watch(session.source, session.renderer, options)
+            ended_by = await watch(session.source, session.renderer, options)
         except SesstailError as exc:
             report(f"{session.label.strip()}: error: {exc.message}")
             if exc.hint:
                 report(f"{session.label.strip()}: hint: {exc.hint}")
             return exc.exit_code
-        return ExitCode.OK
+        return outcome(ended_by, options)
 
     codes = await asyncio.gather(*(follow(s) for s in sessions))
     return worst(codes)

@@ -276,7 +276,7 @@ def replay(
     Transcript bookkeeping is drawn only with ``verbose`` or when a ``-t``/``--until``
     pattern names it. A non-empty input with no message in it raises ``UsageError``.
     """
-    keeps = options.filter.keeps
+    keeps = options.keeps
     until = options.until
     mapper = TranscriptMapper()
     skipped = 0
