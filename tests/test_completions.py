@@ -48,4 +48,4 @@ def test_bash_completion_offers_commands_and_options() -> None:
 
     assert "watch" in complete("sesstail wa", 1)
     assert "--format" in complete("sesstail watch session_01X --for", 3)
-    assert complete("sesstail watch session_01X --format ", 4) == ["pretty", "jsonl"]
+    assert complete("sesstail watch session_01X --format ", 4) == ["pretty", "jsonl", "json"]

@@ -10,16 +10,92 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+import typer.core
 
 from sesstail import __version__
 from sesstail.errors import ExitCode, SesstailError
 
+OPTIONAL_VALUES = {"--timestamps": ("short", ("short", "full"))}
+
+
+def optional_values(args: list[str]) -> list[str]:
+    """``--timestamps`` alone means ``--timestamps short``; typer has no option whose value
+    may be left out, so a bare one gets its value here (before ``--``, and only where the
+    next word is not one of its values)."""
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return out + args[i:]
+        spec = OPTIONAL_VALUES.get(arg)
+        if spec is not None:
+            implied, values = spec
+            following = args[i + 1].lower() if i + 1 < len(args) else None
+            if following not in values:
+                out.append(f"{arg}={implied}")
+                continue
+        out.append(arg)
+    return out
+
+
+class _Group(typer.core.TyperGroup):
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name, command, rest = super().resolve_command(ctx, args)
+        return name, command, optional_values(rest)
+
+
+class _Command(typer.core.TyperCommand):
+    """A command whose usage line reads as words (``SESSION``, not ``{SESSION}``) and whose
+    missing choice lists the choices on one line."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        return [
+            piece[1:-1] if piece.startswith("{") and piece.endswith("}") else piece
+            for piece in super().collect_usage_pieces(ctx)
+        ]
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        from typer._click.exceptions import MissingParameter
+
+        try:
+            return list(super().parse_args(ctx, args))
+        except MissingParameter as exc:
+            param = exc.param
+            choices = getattr(param.type, "choices", None) if param is not None else None
+            if param is not None and choices and not exc.message:
+                names = ", ".join(str(getattr(c, "value", c)) for c in choices)
+                exc.message = f"Choose from: {names}"
+                if exc.param_hint is None:
+                    exc.param_hint = param.get_error_hint(ctx)
+                if exc.param_type is None:
+                    exc.param_type = param.param_type_name
+                exc.param = None  # its own message would list them again, one per line
+            raise
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class _Typer(typer.Typer):
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[_F], _F]:
+        kwargs.setdefault("cls", _Command)
+        decorate: Callable[[_F], _F] = super().command(*args, **kwargs)
+        return decorate
+
+
 _APP_SETTINGS: dict[str, Any] = {
+    "cls": _Group,
     "name": "sesstail",
     "help": "Follow a remote Claude Code session live from a terminal.",
+    "epilog": "\b\nEnvironment (an option beats its variable):\n"
+    "  SESSTAIL_API       auto, v2 or v1 (--api)\n"
+    "  SESSTAIL_ORG       organization UUID (--org)\n"
+    "  SESSTAIL_FORMAT    pretty, jsonl or json (--format)\n"
+    "  SESSTAIL_COLOR     auto, always or never (--color)\n"
+    "  SESSTAIL_BASE_URL  API base URL (--base-url)\n"
+    "  CLAUDE_CODE_OAUTH_TOKEN  a token; else Claude Code's own login",
     "no_args_is_help": True,
     "pretty_exceptions_enable": False,
     "pretty_exceptions_show_locals": False,
@@ -27,7 +103,7 @@ _APP_SETTINGS: dict[str, Any] = {
     "rich_markup_mode": None,
     "context_settings": {"help_option_names": ["-h", "--help"]},
 }
-app = typer.Typer(**_APP_SETTINGS)
+app = _Typer(**_APP_SETTINGS)
 
 
 # -- the one place errors become exit codes ----------------------------------------------

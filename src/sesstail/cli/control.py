@@ -20,17 +20,12 @@ from sesstail.cli.app import (
     run,
 )
 from sesstail.cli.options import (
-    DEFAULT_BASE_URL,
-    ApiChoice,
-    ApiOpt,
-    BaseUrlOpt,
-    DebugOpt,
+    Connection,
+    ExitStatusOpt,
+    Logging,
     NotifyOpt,
-    OpenTimeoutOpt,
-    OrgOpt,
-    QuietOpt,
     SessionArg,
-    VerboseOpt,
+    grouped,
 )
 from sesstail.cli.targets import (
     resolve_target,
@@ -57,7 +52,12 @@ class WaitState(enum.StrEnum):
 
 TimeoutOpt = Annotated[
     float,
-    typer.Option("--timeout", min=0.01, help="Seconds to wait for the answer (exit 7 after)."),
+    typer.Option(
+        "--timeout",
+        min=0.01,
+        metavar="SECONDS",
+        help="Seconds to wait for the answer (exit 7 after).",
+    ),
 ]
 JsonAnswerOpt = Annotated[
     bool, typer.Option("--json", help="Print the whole control_response object on stdout.")
@@ -69,27 +69,22 @@ RequestIdArg = Annotated[
 DEFAULT_TIMEOUT = 10.0
 
 
-def _reporter(verbose: bool, quiet: bool, debug: bool) -> Callable[[str, bool], None]:
+def _reporter(log: Logging) -> Callable[[str, bool], None]:
     from sesstail.output import StatusReporter
 
     # A one-shot command says nothing about connecting unless asked: its answer is the news.
-    return StatusReporter(verbose=verbose or debug, quiet=quiet or not (verbose or debug))
+    return StatusReporter(verbose=log.loud, quiet=log.quiet or not log.loud)
 
 
 def _open_stream(
-    session_id: str,
-    base_url: str,
-    org: str | None,
-    api: ApiChoice,
-    open_timeout: float,
-    reporter: Callable[[str, bool], None],
+    session_id: str, conn: Connection, reporter: Callable[[str, bool], None]
 ) -> tuple[str, SessionStream]:
     from sesstail.cli.local import refuse_local
     from sesstail.transport.stream import SessionStream
 
     refuse_local(session_id, "a control request")
-    target = resolve_target(session_id, base_url, org, api.value)
-    settings = target.stream_settings(retries=3, retry_delay=0.5, open_timeout=open_timeout)
+    target = resolve_target(session_id, conn.base_url, conn.org, conn.api.value)
+    settings = target.stream_settings(retries=3, retry_delay=0.5, open_timeout=conn.open_timeout)
     return target.session_id, SessionStream(settings, reporter)
 
 
@@ -102,19 +97,14 @@ def _print_json(obj: dict[str, Any]) -> None:
 
 def _control(
     session_id: str,
-    base_url: str,
-    org: str | None,
-    api: ApiChoice,
+    conn: Connection,
     subtype: str,
     fields: dict[str, Any] | None,
     *,
     timeout: float,
     json_out: bool,
     describe: Callable[[str, dict[str, Any]], str | None],
-    verbose: bool,
-    quiet: bool,
-    debug: bool,
-    open_timeout: float,
+    log: Logging,
 ) -> None:
     """The body of every request/answer command: send, wait, say what happened.
 
@@ -126,9 +116,7 @@ def _control(
 
         from sesstail.control import request, success_body
 
-        session, stream = _open_stream(
-            session_id, base_url, org, api, open_timeout, _reporter(verbose, quiet, debug)
-        )
+        session, stream = _open_stream(session_id, conn, _reporter(log))
         answer = asyncio.run(request(stream, subtype, fields, timeout))
         if json_out:
             _print_json(answer)
@@ -140,7 +128,7 @@ def _control(
                 sys.stdout.flush()
         return ExitCode.OK
 
-    run(job, debug=debug)
+    run(job, debug=log.debug)
 
 
 def _clean(value: Any) -> str:
@@ -150,17 +138,13 @@ def _clean(value: Any) -> str:
 
 
 @app.command("interrupt")
+@grouped
 def interrupt_command(
     session_id: SessionArg,
     timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     json_out: JsonAnswerOpt = False,
-    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
-    org: OrgOpt = None,
-    api: ApiOpt = ApiChoice.auto,
-    verbose: VerboseOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    open_timeout: OpenTimeoutOpt = 10.0,
+    conn: Connection = Connection(),
+    log: Logging = Logging(),
 ) -> None:
     """Stop what the session is doing (like Esc in Claude Code); waits for the acknowledgement."""
 
@@ -175,34 +159,25 @@ def interrupt_command(
 
     _control(
         session_id,
-        base_url,
-        org,
-        api,
+        conn,
         "interrupt",
         None,
         timeout=timeout,
         json_out=json_out,
         describe=describe,
-        verbose=verbose,
-        quiet=quiet,
-        debug=debug,
-        open_timeout=open_timeout,
+        log=log,
     )
 
 
 @app.command("set-model")
+@grouped
 def set_model_command(
     session_id: SessionArg,
     model: Annotated[str, typer.Argument(help="A model name or alias; `default` resets it.")],
     timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     json_out: JsonAnswerOpt = False,
-    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
-    org: OrgOpt = None,
-    api: ApiOpt = ApiChoice.auto,
-    verbose: VerboseOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    open_timeout: OpenTimeoutOpt = 10.0,
+    conn: Connection = Connection(),
+    log: Logging = Logging(),
 ) -> None:
     """Switch the session's model."""
     name = model.strip()
@@ -211,7 +186,7 @@ def set_model_command(
         if not name or any(ch.isspace() or not ch.isprintable() for ch in name):
             _usage(f"invalid model name {model!r}")
 
-    run_usage_check(check, debug)
+    run_usage_check(check, log.debug)
 
     def describe(session: str, body: dict[str, Any]) -> str:
         if name == "default":
@@ -220,18 +195,13 @@ def set_model_command(
 
     _control(
         session_id,
-        base_url,
-        org,
-        api,
+        conn,
         "set_model",
         {"model": name},
         timeout=timeout,
         json_out=json_out,
         describe=describe,
-        verbose=verbose,
-        quiet=quiet,
-        debug=debug,
-        open_timeout=open_timeout,
+        log=log,
     )
 
 
@@ -242,18 +212,21 @@ def _usage(message: str) -> int:
 
 
 @app.command("set-permission-mode")
+@grouped
 def set_permission_mode_command(
     session_id: SessionArg,
-    mode: Annotated[PermissionMode, typer.Argument(help="How the session asks for permission.")],
+    mode: Annotated[
+        PermissionMode,
+        typer.Argument(
+            metavar="MODE",
+            case_sensitive=False,
+            help="How the session asks for permission (any case: acceptedits works).",
+        ),
+    ],
     timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     json_out: JsonAnswerOpt = False,
-    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
-    org: OrgOpt = None,
-    api: ApiOpt = ApiChoice.auto,
-    verbose: VerboseOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    open_timeout: OpenTimeoutOpt = 10.0,
+    conn: Connection = Connection(),
+    log: Logging = Logging(),
 ) -> None:
     """Change the permission mode: default, acceptEdits, bypassPermissions, plan or dontAsk."""
 
@@ -262,22 +235,18 @@ def set_permission_mode_command(
 
     _control(
         session_id,
-        base_url,
-        org,
-        api,
+        conn,
         "set_permission_mode",
         {"mode": mode.value},
         timeout=timeout,
         json_out=json_out,
         describe=describe,
-        verbose=verbose,
-        quiet=quiet,
-        debug=debug,
-        open_timeout=open_timeout,
+        log=log,
     )
 
 
 @app.command("set-thinking")
+@grouped
 def set_thinking_command(
     session_id: SessionArg,
     budget: Annotated[
@@ -285,19 +254,14 @@ def set_thinking_command(
     ],
     timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     json_out: JsonAnswerOpt = False,
-    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
-    org: OrgOpt = None,
-    api: ApiOpt = ApiChoice.auto,
-    verbose: VerboseOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    open_timeout: OpenTimeoutOpt = 10.0,
+    conn: Connection = Connection(),
+    log: Logging = Logging(),
 ) -> None:
     """Set the extended-thinking budget: a number of tokens, off (0) or default (null)."""
     from sesstail.control import thinking_tokens
 
     tokens: list[int | None] = []
-    run_usage_check(lambda: tokens.append(thinking_tokens(budget)), debug)
+    run_usage_check(lambda: tokens.append(thinking_tokens(budget)), log.debug)
 
     def describe(session: str, body: dict[str, Any]) -> str:
         value = tokens[0]
@@ -309,18 +273,13 @@ def set_thinking_command(
 
     _control(
         session_id,
-        base_url,
-        org,
-        api,
+        conn,
         "set_max_thinking_tokens",
         {"max_thinking_tokens": tokens[0]},
         timeout=timeout,
         json_out=json_out,
         describe=describe,
-        verbose=verbose,
-        quiet=quiet,
-        debug=debug,
-        open_timeout=open_timeout,
+        log=log,
     )
 
 
@@ -340,17 +299,13 @@ def run_usage_check(check: Callable[[], object], debug: bool) -> None:
 
 
 @app.command("mcp-status")
+@grouped
 def mcp_status_command(
     session_id: SessionArg,
     timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     json_out: JsonAnswerOpt = False,
-    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
-    org: OrgOpt = None,
-    api: ApiOpt = ApiChoice.auto,
-    verbose: VerboseOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    open_timeout: OpenTimeoutOpt = 10.0,
+    conn: Connection = Connection(),
+    log: Logging = Logging(),
 ) -> None:
     """The session's MCP servers and their state, as a table."""
 
@@ -359,33 +314,24 @@ def mcp_status_command(
 
     _control(
         session_id,
-        base_url,
-        org,
-        api,
+        conn,
         "mcp_status",
         None,
         timeout=timeout,
         json_out=json_out,
         describe=describe,
-        verbose=verbose,
-        quiet=quiet,
-        debug=debug,
-        open_timeout=open_timeout,
+        log=log,
     )
 
 
 @app.command("context")
+@grouped
 def context_command(
     session_id: SessionArg,
     timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     json_out: JsonAnswerOpt = False,
-    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
-    org: OrgOpt = None,
-    api: ApiOpt = ApiChoice.auto,
-    verbose: VerboseOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    open_timeout: OpenTimeoutOpt = 10.0,
+    conn: Connection = Connection(),
+    log: Logging = Logging(),
 ) -> None:
     """How full the session's context window is, by category, as a bar chart."""
 
@@ -394,18 +340,13 @@ def context_command(
 
     _control(
         session_id,
-        base_url,
-        org,
-        api,
+        conn,
         "get_context_usage",
         None,
         timeout=timeout,
         json_out=json_out,
         describe=describe,
-        verbose=verbose,
-        quiet=quiet,
-        debug=debug,
-        open_timeout=open_timeout,
+        log=log,
     )
 
 
@@ -418,6 +359,7 @@ def _picture(kind: str, body: dict[str, Any]) -> None:
 
 
 @app.command("control")
+@grouped
 def control_command(
     session_id: SessionArg,
     subtype: Annotated[str, typer.Argument(help="The request subtype, e.g. get_settings.")],
@@ -436,13 +378,8 @@ def control_command(
     ] = None,
     timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     json_out: JsonAnswerOpt = False,
-    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
-    org: OrgOpt = None,
-    api: ApiOpt = ApiChoice.auto,
-    verbose: VerboseOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    open_timeout: OpenTimeoutOpt = 10.0,
+    conn: Connection = Connection(),
+    log: Logging = Logging(),
 ) -> None:
     """Send any control request, for what has no command of its own yet."""
     from sesstail.control import parse_fields, validate_subtype
@@ -453,7 +390,7 @@ def control_command(
         validate_subtype(subtype)
         parsed.append(parse_fields(fields or [], data))
 
-    run_usage_check(check, debug)
+    run_usage_check(check, log.debug)
 
     def describe(session: str, body: dict[str, Any]) -> str:
         from sesstail.protocol import encode
@@ -463,18 +400,13 @@ def control_command(
 
     _control(
         session_id,
-        base_url,
-        org,
-        api,
+        conn,
         subtype,
         parsed[0],
         timeout=timeout,
         json_out=json_out,
         describe=describe,
-        verbose=verbose,
-        quiet=quiet,
-        debug=debug,
-        open_timeout=open_timeout,
+        log=log,
     )
 
 
@@ -483,31 +415,26 @@ def control_command(
 
 def _answer(
     session_id: str,
-    base_url: str,
-    org: str | None,
-    api: ApiChoice,
+    conn: Connection,
     answer: dict[str, Any],
     line: str,
     *,
     timeout: float,
     json_out: bool,
-    verbose: bool,
-    quiet: bool,
-    debug: bool,
-    open_timeout: float,
+    log: Logging,
 ) -> None:
     def job() -> int:
         import asyncio
 
         from sesstail.control import prompt_not_pending, send_once
 
-        reporter = _reporter(verbose, quiet, debug)
-        _, stream = _open_stream(session_id, base_url, org, api, open_timeout, reporter)
+        reporter = _reporter(log)
+        _, stream = _open_stream(session_id, conn, reporter)
         request_id = str(answer["response"]["request_id"])
 
         async def go() -> None:
             doubt = await prompt_not_pending(stream, request_id)
-            if doubt is not None and not quiet:
+            if doubt is not None and not log.quiet:
                 _say(f"sesstail: warning: {doubt}; sending the answer anyway")
             await send_once(stream, answer, timeout)
 
@@ -519,7 +446,7 @@ def _answer(
             sys.stdout.flush()
         return ExitCode.OK
 
-    run(job, debug=debug)
+    run(job, debug=log.debug)
 
 
 def _check_request_id(request_id: str, debug: bool) -> str:
@@ -532,6 +459,7 @@ def _check_request_id(request_id: str, debug: bool) -> str:
 
 
 @app.command("allow")
+@grouped
 def allow_command(
     session_id: SessionArg,
     request_id: RequestIdArg,
@@ -539,40 +467,31 @@ def allow_command(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the control_response sent on stdout.")
     ] = False,
-    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
-    org: OrgOpt = None,
-    api: ApiOpt = ApiChoice.auto,
-    verbose: VerboseOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    open_timeout: OpenTimeoutOpt = 10.0,
+    conn: Connection = Connection(),
+    log: Logging = Logging(),
 ) -> None:
     """Allow a pending permission prompt, with the tool input as asked."""
     from sesstail.control import allow_response
 
-    rid = _check_request_id(request_id, debug)
+    rid = _check_request_id(request_id, log.debug)
     _answer(
         session_id,
-        base_url,
-        org,
-        api,
+        conn,
         allow_response(rid),
         f"allowed {_clean(rid)}",
         timeout=timeout,
         json_out=json_out,
-        verbose=verbose,
-        quiet=quiet,
-        debug=debug,
-        open_timeout=open_timeout,
+        log=log,
     )
 
 
 @app.command("deny")
+@grouped
 def deny_command(
     session_id: SessionArg,
     request_id: RequestIdArg,
     message: Annotated[
-        str | None, typer.Option("--message", "-m", help="Why; Claude reads it.")
+        str | None, typer.Option("--message", "-m", metavar="TEXT", help="Why; Claude reads it.")
     ] = None,
     interrupt: Annotated[
         bool, typer.Option("--interrupt", help="Also stop the session's turn.")
@@ -581,33 +500,23 @@ def deny_command(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the control_response sent on stdout.")
     ] = False,
-    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
-    org: OrgOpt = None,
-    api: ApiOpt = ApiChoice.auto,
-    verbose: VerboseOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    open_timeout: OpenTimeoutOpt = 10.0,
+    conn: Connection = Connection(),
+    log: Logging = Logging(),
 ) -> None:
     """Deny a pending permission prompt, optionally with a message and an interrupt."""
     from sesstail.control import DEFAULT_DENY_MESSAGE, deny_response
 
-    rid = _check_request_id(request_id, debug)
+    rid = _check_request_id(request_id, log.debug)
     answer = deny_response(rid, message or DEFAULT_DENY_MESSAGE, interrupt=interrupt)
     line = f"denied {_clean(rid)}" + (" and interrupted the turn" if interrupt else "")
     _answer(
         session_id,
-        base_url,
-        org,
-        api,
+        conn,
         answer,
         line,
         timeout=timeout,
         json_out=json_out,
-        verbose=verbose,
-        quiet=quiet,
-        debug=debug,
-        open_timeout=open_timeout,
+        log=log,
     )
 
 
@@ -615,12 +524,15 @@ def deny_command(
 
 
 @app.command("wait")
+@grouped
 def wait_command(
     session_id: SessionArg,
     until: Annotated[
         WaitState,
         typer.Option(
             "--until",
+            metavar="result|idle|blocked",
+            case_sensitive=False,
             help="result: a result arrives; idle: the turn is over; "
             "blocked: a permission prompt is pending.",
         ),
@@ -630,6 +542,7 @@ def wait_command(
         typer.Option(
             "--timeout",
             min=0.01,
+            metavar="SECONDS",
             help="Give up after this many seconds (exit 7).",
             show_default=False,
         ),
@@ -639,15 +552,14 @@ def wait_command(
     ] = False,
     settle: Annotated[float, typer.Option("--settle", min=0.0, hidden=True)] = 1.0,
     notify: NotifyOpt = False,
-    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
-    org: OrgOpt = None,
-    api: ApiOpt = ApiChoice.auto,
-    verbose: VerboseOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    open_timeout: OpenTimeoutOpt = 10.0,
+    exit_status: ExitStatusOpt = False,
+    conn: Connection = Connection(),
+    log: Logging = Logging(),
 ) -> None:
-    """Watch silently; exit 0 as soon as the session reaches a state (for scripts)."""
+    """Watch silently; exit 0 as soon as the session reaches a state (for scripts).
+
+    With --exit-status, a turn that ended with an error result exits 9.
+    """
 
     def job() -> int:
         import asyncio
@@ -670,13 +582,15 @@ def wait_command(
         else:
             import time
 
-            target = resolve_target(session_id, base_url, org, api.value)
+            target = resolve_target(session_id, conn.base_url, conn.org, conn.api.value)
             # --timeout covers the REST calls too (the API probe, a gap fill).
             deadline = time.monotonic() + timeout if timeout is not None else None
-            settings = target.stream_settings(open_timeout=open_timeout, rest_deadline=deadline)
+            settings = target.stream_settings(
+                open_timeout=conn.open_timeout, rest_deadline=deadline
+            )
             # v1 is live-only and v2 starts at the live end: everything that arrives is
             # new, so an old result never ends the wait, and no history needs reading.
-            source = SessionStream(settings, _reporter(verbose, quiet, debug))
+            source = SessionStream(settings, _reporter(log))
         notifier = None
         if notify:
             from sesstail.notify import Notifier, NotifyingSource
@@ -696,6 +610,11 @@ def wait_command(
             line = encode(msg.obj) if is_local_target(session_id) else msg.line
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
+        if exit_status and msg is not None:
+            from sesstail.watch import is_error_result
+
+            if is_error_result(msg.obj):
+                return ExitCode.RESULT_ERROR
         return ExitCode.OK
 
-    run(job, debug=debug)
+    run(job, debug=log.debug)

@@ -9,36 +9,20 @@ from typing import Annotated
 import typer
 
 from sesstail.cli.app import app, run
-from sesstail.cli.common import _build_options, _build_renderer, _choose_format
-from sesstail.cli.options import (
-    ApiChoice,
-    ApiOpt,
-    ColorChoice,
-    ColorOpt,
-    DebugOpt,
-    ExcludeOpt,
-    FormatOpt,
-    JsonOpt,
-    OutputFormat,
-    QuietOpt,
-    TimestampsOpt,
-    TypeOpt,
-    VerboseOpt,
-)
+from sesstail.cli.common import build_options, build_renderer, choose_format
+from sesstail.cli.options import ApiChoice, ApiOpt, Display, Filters, Logging, grouped
 from sesstail.errors import ExitCode
 
 
 @app.command("demo")
+@grouped
 def demo_command(
     speed: Annotated[
-        float, typer.Option("--speed", min=0.0, help="Playback speed; 0 plays at once.")
+        float,
+        typer.Option("--speed", min=0.0, metavar="FACTOR", help="Playback speed; 0 plays at once."),
     ] = 1.0,
-    fmt: FormatOpt = None,
-    json_flag: JsonOpt = False,
-    types: TypeOpt = None,
-    excludes: ExcludeOpt = None,
-    timestamps: TimestampsOpt = False,
-    color: ColorOpt = ColorChoice.auto,
+    display: Display = Display(),
+    filters: Filters = Filters(),
     api: ApiOpt = ApiChoice.auto,
     local: Annotated[
         bool,
@@ -47,18 +31,11 @@ def demo_command(
             help="Write a local transcript as a Claude Code session would, and follow it.",
         ),
     ] = False,
-    verbose: VerboseOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
+    log: Logging = Logging(),
 ) -> None:
     """Play a sample session from the embedded server and watch it, as `watch` would."""
     if local:
-        run(
-            lambda: _demo_local(
-                speed, fmt, json_flag, types, excludes, timestamps, color, verbose or debug, quiet
-            ),
-            debug=debug,
-        )
+        run(lambda: _demo_local(speed, display, filters, log), debug=log.debug)
 
     def job() -> int:
         import asyncio
@@ -72,16 +49,14 @@ def demo_command(
         from sesstail.server import DEMO_SESSION_ID, SessionsServer, demo_session
         from sesstail.transport.stream import SessionStream, StreamSettings
 
-        options = _build_options(types, excludes, "result", False)
-        out_format = _choose_format(fmt, json_flag, sys.stdout)
+        options = build_options(filters, "result")
+        out_format = choose_format(display)
         demo_token = Token(Secret(random_secrets.token_urlsafe(24)), "demo")
         demo_org = "00000000-0000-4000-8000-000000000000"
         reporter = StatusReporter(
-            verbose=verbose or debug,
-            quiet=quiet,
-            color=want_color(color.value, sys.stderr),
+            verbose=log.loud, quiet=log.quiet, color=want_color(display.color.value, sys.stderr)
         )
-        renderer = _build_renderer(out_format, want_color(color.value, sys.stdout), timestamps)
+        renderer = build_renderer(display, out_format)
 
         async def go() -> int:
             server = SessionsServer(
@@ -105,20 +80,10 @@ def demo_command(
 
         return asyncio.run(go())
 
-    run(job, debug=debug)
+    run(job, debug=log.debug)
 
 
-def _demo_local(
-    speed: float,
-    fmt: OutputFormat | None,
-    json_flag: bool,
-    types: list[str] | None,
-    excludes: list[str] | None,
-    timestamps: bool,
-    color: ColorChoice,
-    verbose: bool,
-    quiet: bool,
-) -> int:
+def _demo_local(speed: float, display: Display, filters: Filters, log: Logging) -> int:
     """``demo --local``: a transcript written into a temporary directory while it is
     followed, as ``watch`` follows any local session."""
     import asyncio
@@ -128,12 +93,13 @@ def _demo_local(
     from sesstail.output import StatusReporter, want_color
     from sesstail.watch import watch
 
-    options = _build_options(types, excludes, None, False)
-    out_format = _choose_format(fmt, json_flag, sys.stdout)
+    options = build_options(filters)
+    out_format = choose_format(display)
+    verbose = log.loud
     reporter = StatusReporter(
-        verbose=verbose, quiet=quiet, color=want_color(color.value, sys.stderr)
+        verbose=verbose, quiet=log.quiet, color=want_color(display.color.value, sys.stderr)
     )
-    renderer = _build_renderer(out_format, want_color(color.value, sys.stdout), timestamps)
+    renderer = build_renderer(display, out_format)
     with tempfile.TemporaryDirectory(prefix="sesstail-demo-") as directory:
         pause = 0.0 if speed == 0 else 0.4 / speed
         demo = LocalDemo(Path(directory), pause=pause, options=options, verbose=verbose)

@@ -22,6 +22,12 @@ import typer
 class OutputFormat(enum.StrEnum):
     pretty = "pretty"
     jsonl = "jsonl"
+    json = "json"  # kubectl's and stern's word for it: the same one JSON line per message
+
+
+class TimestampMode(enum.StrEnum):
+    short = "short"  # HH:MM:SS
+    full = "full"  # RFC 3339, with the date and the zone
 
 
 class ApiChoice(enum.StrEnum):
@@ -38,13 +44,17 @@ class ColorChoice(enum.StrEnum):
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"  # protocol.DEFAULT_BASE_URL, without its imports
 SessionArg = Annotated[
-    str, typer.Argument(help="The session id (session_…) or its claude.ai/code address.")
+    str,
+    typer.Argument(
+        metavar="SESSION", help="The session id (session_…) or its claude.ai/code address."
+    ),
 ]
 BaseUrlOpt = Annotated[
     str,
     typer.Option(
         "--base-url",
         envvar="SESSTAIL_BASE_URL",
+        metavar="URL",
         help="API base URL (https→wss, http→ws).",
         show_default=True,
     ),
@@ -53,6 +63,8 @@ OrgOpt = Annotated[
     str | None,
     typer.Option(
         "--org",
+        envvar="SESSTAIL_ORG",
+        metavar="UUID",
         help="Organization UUID. Default: CLAUDE_CODE_ORGANIZATION_UUID, ~/.claude.json, "
         "then the profile endpoint.",
         show_default=False,
@@ -63,15 +75,21 @@ ApiOpt = Annotated[
     typer.Option(
         "--api",
         envvar="SESSTAIL_API",
+        metavar="auto|v2|v1",
         case_sensitive=False,
         help="API generation: v2 (event stream), v1 (WebSocket), or auto: v2, else v1.",
     ),
 ]
+FORMAT_ENV = "SESSTAIL_FORMAT"  # read by common.choose_format: --json must beat it
 FormatOpt = Annotated[
     OutputFormat | None,
     typer.Option(
         "--format",
-        help="Output format. Default: pretty on a terminal, jsonl otherwise.",
+        "--output",
+        "-o",
+        metavar="pretty|jsonl|json",
+        help="Output format (json is jsonl). Default: $SESSTAIL_FORMAT, else pretty on a "
+        "terminal (or with --color always) and jsonl otherwise.",
         show_default=False,
         case_sensitive=False,
     ),
@@ -98,11 +116,39 @@ ExcludeOpt = Annotated[
     ),
 ]
 UntilOpt = Annotated[
-    str | None,
+    list[str] | None,
     typer.Option(
         "--until",
         metavar="TYPE",
-        help="Exit 0 after the first message of this type or type/subtype (e.g. result).",
+        help="Exit 0 after the first message of this type or type/subtype (e.g. result); "
+        "repeated: of any of them.",
+        show_default=False,
+    ),
+]
+ExitStatusOpt = Annotated[
+    bool,
+    typer.Option(
+        "--exit-status",
+        help="Exit 9 when the result that ends the wait is an error (is_error, error_*).",
+    ),
+]
+ToolOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--tool",
+        metavar="NAME",
+        help="Keep only calls of this tool and their results, e.g. Bash (repeatable).",
+        show_default=False,
+    ),
+]
+GrepOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--grep",
+        "-e",
+        metavar="REGEX",
+        help="Keep only messages whose text matches REGEX (RE2 syntax, linear time; "
+        "repeatable: any of them).",
         show_default=False,
     ),
 ]
@@ -110,16 +156,34 @@ KeepaliveOpt = Annotated[
     bool, typer.Option("--keepalive", help="Keep keep_alive frames in the output.")
 ]
 TimestampsOpt = Annotated[
-    bool, typer.Option("--timestamps", help="Show each message's receive time (pretty output).")
+    TimestampMode | None,
+    typer.Option(
+        "--timestamps",
+        metavar="short|full",
+        case_sensitive=False,
+        help="Each message's time (its own, else when it arrived): short HH:MM:SS (also "
+        "plain --timestamps), or full RFC 3339 with date and zone (pretty output).",
+        show_default=False,
+    ),
 ]
 ColorOpt = Annotated[
     ColorChoice,
-    typer.Option("--color", help="Colour: auto honours NO_COLOR, FORCE_COLOR and the terminal."),
+    typer.Option(
+        "--color",
+        envvar="SESSTAIL_COLOR",
+        metavar="auto|always|never",
+        case_sensitive=False,
+        help="Colour: auto honours NO_COLOR, FORCE_COLOR and the terminal; always also draws "
+        "pretty output into a pipe.",
+    ),
 ]
 RetriesOpt = Annotated[
     int,
     typer.Option(
-        "--retries", min=0, help="Consecutive failed connection attempts before giving up."
+        "--retries",
+        min=0,
+        metavar="N",
+        help="Consecutive failed connection attempts before giving up.",
     ),
 ]
 RetryDelayOpt = Annotated[
@@ -127,6 +191,7 @@ RetryDelayOpt = Annotated[
     typer.Option(
         "--retry-delay",
         min=0.0,
+        metavar="SECONDS",
         help="First reconnect delay in seconds; grows exponentially with jitter, capped at 30 s.",
     ),
 ]
@@ -136,7 +201,8 @@ VerboseOpt = Annotated[
 QuietOpt = Annotated[
     bool, typer.Option("--quiet", "-q", help="No status lines on stderr; errors only.")
 ]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Tracebacks on errors (implies -v).")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Tracebacks on errors.")]
+DebugLoudOpt = Annotated[bool, typer.Option("--debug", help="Tracebacks on errors (implies -v).")]
 NotifyOpt = Annotated[
     bool,
     typer.Option(
@@ -170,7 +236,7 @@ class Logging:
 
     verbose: VerboseOpt = False
     quiet: QuietOpt = False
-    debug: DebugOpt = False
+    debug: DebugLoudOpt = False
 
     @property
     def loud(self) -> bool:
@@ -178,7 +244,27 @@ class Logging:
         return self.verbose or self.debug
 
 
-GROUPS: tuple[type[Any], ...] = (Connection, Logging)
+@dataclass(frozen=True)
+class Display:
+    """How the commands that show messages draw them."""
+
+    fmt: FormatOpt = None
+    json_flag: JsonOpt = False
+    color: ColorOpt = ColorChoice.auto
+    timestamps: TimestampsOpt = None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which messages the commands that show them keep."""
+
+    types: TypeOpt = None
+    excludes: ExcludeOpt = None
+    tools: ToolOpt = None
+    grep: GrepOpt = None
+
+
+GROUPS: tuple[type[Any], ...] = (Connection, Logging, Display, Filters)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -21,19 +21,26 @@ def serve_command(
             show_default=False,
         ),
     ] = None,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="0 picks a free port.")] = (
-        8765
-    ),
+    host: Annotated[
+        str, typer.Option("--host", metavar="ADDRESS", help="Address to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, metavar="PORT", help="0 picks a free port.")
+    ] = (8765),
     token: Annotated[
         str | None,
-        typer.Option("--token", help="Require this bearer token (a test token, not a real one)."),
+        typer.Option(
+            "--token",
+            metavar="TOKEN",
+            help="Require this bearer token (a test token, not a real one).",
+        ),
     ] = None,
     org: Annotated[
-        str | None, typer.Option("--org", help="Require this organization UUID.")
+        str | None, typer.Option("--org", metavar="UUID", help="Require this organization UUID.")
     ] = None,
     speed: Annotated[
-        float, typer.Option("--speed", min=0.0, help="Playback speed; 0 plays at once.")
+        float,
+        typer.Option("--speed", min=0.0, metavar="FACTOR", help="Playback speed; 0 plays at once."),
     ] = 1.0,
     end: Annotated[
         bool, typer.Option("--end", help="Close each stream with 1000 once it is played.")

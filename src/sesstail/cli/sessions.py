@@ -19,11 +19,7 @@ from sesstail.cli.app import (
     app,
     run,
 )
-from sesstail.cli.common import (
-    _build_options,
-    _build_renderer,
-    _choose_format,
-)
+from sesstail.cli.common import build_options, build_renderer, choose_format
 from sesstail.cli.options import (
     DEFAULT_BASE_URL,
     ApiChoice,
@@ -31,24 +27,23 @@ from sesstail.cli.options import (
     BaseUrlOpt,
     ColorChoice,
     ColorOpt,
+    Connection,
     DebugOpt,
-    ExcludeOpt,
-    FormatOpt,
-    JsonOpt,
+    Display,
+    ExitStatusOpt,
+    Filters,
     KeepaliveOpt,
-    OpenTimeoutOpt,
+    Logging,
     OrgOpt,
     OutputFormat,
     PingIntervalOpt,
     PingTimeoutOpt,
-    QuietOpt,
     RetriesOpt,
     RetryDelayOpt,
     SessionArg,
-    TimestampsOpt,
-    TypeOpt,
+    TimestampMode,
     UntilOpt,
-    VerboseOpt,
+    grouped,
 )
 from sesstail.cli.targets import (
     resolve_account,
@@ -87,9 +82,16 @@ def _api(where: Account | Target, retry_delay: float = 0.5) -> SessionsApi:
 def ls_command(
     status: Annotated[
         SessionStatus | None,
-        typer.Option("--status", help="Only sessions in this state.", show_default=False),
+        typer.Option(
+            "--status",
+            metavar="running|idle|requires_action|archived",
+            help="Only sessions in this state.",
+            show_default=False,
+        ),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 20,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, metavar="N", help="At most this many.")
+    ] = 20,
     json_flag: Annotated[bool, typer.Option("--json", help="One JSON line per session.")] = False,
     local: Annotated[
         bool,
@@ -112,7 +114,12 @@ def ls_command(
     color: ColorOpt = ColorChoice.auto,
     debug: DebugOpt = False,
 ) -> None:
-    """List sessions, most recently active first: id, title, status, model, last update."""
+    """List sessions, most recently active first: id, title, status, model, last update.
+
+    On a terminal (or with --color always), a table; into a pipe, tab-separated values
+    without a header (id, title, status, model, updated_at), as gh does; --json, one JSON
+    object per line.
+    """
 
     def job() -> int:
         import json
@@ -122,7 +129,7 @@ def ls_command(
         if project is not None and not local:
             raise UsageError("--project goes with --local")
         if local:
-            return _ls_local(status, limit, json_flag, project, want_color(color.value, sys.stdout))
+            return _ls_local(status, limit, json_flag, project, color)
         account = resolve_account(base_url, org, api.value)
         items = list_sessions(account, limit, status.value if status else None)
         if json_flag:
@@ -133,6 +140,9 @@ def ls_command(
         if not items:
             _say("sesstail: no sessions" + (f" with status {status.value}" if status else ""))
             return ExitCode.OK
+        if not _is_terminal(sys.stdout) and color is not ColorChoice.always:
+            _write_tsv(items, ("id", "title", "session_status", "model", "updated_at"))
+            return ExitCode.OK
         from sesstail.render.sessions_table import render_sessions
 
         render_sessions(items, sys.stdout, color=want_color(color.value, sys.stdout))
@@ -142,9 +152,14 @@ def ls_command(
 
 
 def _ls_local(
-    status: SessionStatus | None, limit: int, json_flag: bool, project: str | None, color: bool
+    status: SessionStatus | None,
+    limit: int,
+    json_flag: bool,
+    project: str | None,
+    color: ColorChoice,
 ) -> int:
     from sesstail.local.sessions import list_local_sessions, write_jsonl
+    from sesstail.output import want_color
 
     if status is not None:
         raise UsageError("--status is for remote sessions (local ones have no status)")
@@ -155,10 +170,47 @@ def _ls_local(
     if not sessions:
         _say("sesstail: no local sessions")
         return ExitCode.OK
+    if not _is_terminal(sys.stdout) and color is not ColorChoice.always:
+        _write_tsv(sessions, ("id", "title", "project", "updated_at", "size"))
+        return ExitCode.OK
     from sesstail.render.local_table import render_local_sessions
 
-    render_local_sessions(sessions, sys.stdout, color=color)
+    render_local_sessions(sessions, sys.stdout, color=want_color(color.value, sys.stdout))
     return ExitCode.OK
+
+
+def _is_terminal(out: Any) -> bool:
+    try:
+        return bool(out.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _tsv_field(value: Any) -> str:
+    """One field: remote text with its control characters escaped, and no tab or newline
+    left to split a field or a row."""
+    from sesstail.render.sanitize import clean
+
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    return clean(text.replace("\t", " ").replace("\r", " ").replace("\n", " "))
+
+
+def _write_tsv(items: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
+    """``ls`` into a pipe: one row per session, tab-separated, no header (``cut -f1``)."""
+    rows = []
+    for item in items:
+        context = item.get("session_context")
+        fields = []
+        for column in columns:
+            value = item.get(column)
+            if column == "model" and value is None and isinstance(context, dict):
+                value = context.get("model")
+            fields.append(_tsv_field(value))
+        rows.append("\t".join(fields) + "\n")
+    sys.stdout.write("".join(rows))
+    sys.stdout.flush()
 
 
 def list_sessions(account: Account, limit: int, status: str | None) -> list[dict[str, Any]]:
@@ -173,21 +225,16 @@ def list_sessions(account: Account, limit: int, status: str | None) -> list[dict
 
 
 @app.command("history")
+@grouped
 def history_command(
     session_id: SessionArg,
     limit: Annotated[
-        int, typer.Option("--limit", "-n", min=1, help="How many of the last messages.")
+        int,
+        typer.Option("--limit", "-n", min=1, metavar="N", help="How many of the last messages."),
     ] = 50,
-    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
-    org: OrgOpt = None,
-    api: ApiOpt = ApiChoice.auto,
-    fmt: FormatOpt = None,
-    json_flag: JsonOpt = False,
-    types: TypeOpt = None,
-    excludes: ExcludeOpt = None,
-    keepalive: KeepaliveOpt = False,
-    timestamps: TimestampsOpt = False,
-    color: ColorOpt = ColorChoice.auto,
+    conn: Connection = Connection(),
+    display: Display = Display(),
+    filters: Filters = Filters(),
     debug: DebugOpt = False,
 ) -> None:
     """Print a session's last messages, oldest first, as `watch` would show them.
@@ -200,11 +247,11 @@ def history_command(
         import asyncio
 
         from sesstail.cli.local import is_local_target
-        from sesstail.output import StatusReporter, want_color
+        from sesstail.output import StatusReporter
         from sesstail.transport.stream import SessionStream
 
-        options = _build_options(types, excludes, None, keepalive)  # usage errors first
-        out_format = _choose_format(fmt, json_flag, sys.stdout)
+        options = build_options(filters)  # usage errors first
+        out_format = choose_format(display)
         if is_local_target(session_id):
             from sesstail.cli.local import local_source
 
@@ -215,15 +262,14 @@ def history_command(
 
             history = asyncio.run(read())
         else:
-            target = resolve_target(session_id, base_url, org, api.value)
-            stream = SessionStream(target.stream_settings(), StatusReporter(verbose=debug))
+            target = resolve_target(session_id, conn.base_url, conn.org, conn.api.value)
+            settings = target.stream_settings(open_timeout=conn.open_timeout)
+            stream = SessionStream(settings, StatusReporter(verbose=debug))
             history = asyncio.run(stream.last_messages(limit))
-        renderer = _build_renderer(out_format, want_color(color.value, sys.stdout), timestamps)
+        renderer = build_renderer(display, out_format)
         try:
             for msg in history:
-                if msg.obj["type"] == "keep_alive" and not options.keepalive:
-                    continue
-                if options.filter.keeps(msg.obj):
+                if msg.obj["type"] != "keep_alive" and options.keeps(msg.obj):
                     renderer.message(msg)
         finally:
             renderer.close()
@@ -274,29 +320,22 @@ def open_command(
 
 
 @app.command("send")
+@grouped
 def send_command(
     session_id: SessionArg,
     text: Annotated[str, typer.Argument(help="The prompt; - reads it from stdin.")],
     watch_flag: Annotated[
         bool, typer.Option("--watch", "-w", help="Then watch the session until that turn ends.")
     ] = False,
-    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
-    org: OrgOpt = None,
-    api: ApiOpt = ApiChoice.auto,
-    fmt: FormatOpt = None,
-    json_flag: JsonOpt = False,
-    types: TypeOpt = None,
-    excludes: ExcludeOpt = None,
-    timestamps: TimestampsOpt = False,
-    color: ColorOpt = ColorChoice.auto,
+    conn: Connection = Connection(),
+    display: Display = Display(),
+    filters: Filters = Filters(),
+    exit_status: ExitStatusOpt = False,
     retries: RetriesOpt = 10,
     retry_delay: RetryDelayOpt = 1.0,
-    verbose: VerboseOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
+    log: Logging = Logging(),
     ping_interval: PingIntervalOpt = 30.0,
     ping_timeout: PingTimeoutOpt = 20.0,
-    open_timeout: OpenTimeoutOpt = 10.0,
 ) -> None:
     """Send a prompt to a session; it is never delivered twice, even when retried.
 
@@ -315,19 +354,21 @@ def send_command(
 
         from sesstail.transport.stream import SessionStream
 
-        options = _build_options(types, excludes, None, False)  # usage errors first
-        out_format = _choose_format(fmt, json_flag, sys.stdout)
-        target = resolve_target(session_id, base_url, org, api.value)
+        if exit_status and not watch_flag:
+            raise UsageError("--exit-status goes with --watch")
+        options = build_options(filters, exit_status=exit_status)  # usage errors first
+        out_format = choose_format(display)
+        target = resolve_target(session_id, conn.base_url, conn.org, conn.api.value)
         prompt_uuid = str(uuid.uuid4())
         reporter = StatusReporter(
-            verbose=verbose or debug, quiet=quiet, color=want_color(color.value, sys.stderr)
+            verbose=log.loud, quiet=log.quiet, color=want_color(display.color.value, sys.stderr)
         )
         settings = target.stream_settings(
             retries=retries,
             retry_delay=retry_delay,
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
-            open_timeout=open_timeout,
+            open_timeout=conn.open_timeout,
         )
         stream = SessionStream(settings, reporter)
         if not watch_flag:
@@ -335,24 +376,30 @@ def send_command(
             reporter(f"sent to {target.session_id}", True)
             print(prompt_uuid, flush=True)
             return ExitCode.OK
-        from sesstail.attach import AfterPrompt
-        from sesstail.watch import watch
+        import dataclasses
 
-        renderer = _build_renderer(out_format, want_color(color.value, sys.stdout), timestamps)
+        from sesstail.attach import AfterPrompt
+        from sesstail.protocol import TypeFilter
+        from sesstail.watch import outcome, watch
+
+        renderer = build_renderer(display, out_format)
 
         async def go() -> int:
-            await watch(AfterPrompt(stream, prompt_uuid, prompt), renderer, options)
-            return ExitCode.OK
+            # The turn ends with its result: --exit-status judges that one.
+            until_result = dataclasses.replace(options, until=TypeFilter(["result"]))
+            turn = AfterPrompt(stream, prompt_uuid, prompt)
+            return outcome(await watch(turn, renderer, until_result), until_result)
 
         return asyncio.run(go())
 
-    run(job, debug=debug)
+    run(job, debug=log.debug)
 
 
 # -- replay --------------------------------------------------------------------------------
 
 
 @app.command("replay")
+@grouped
 def replay_command(
     file: Annotated[
         str, typer.Argument(metavar="FILE", help="A recording or JSONL of messages; - is stdin.")
@@ -364,19 +411,16 @@ def replay_command(
         float | None,
         typer.Option(
             "--speed",
+            metavar="FACTOR",
             min=0.001,
             help="Keep the recorded timing, this many times faster (implies --realtime).",
             show_default=False,
         ),
     ] = None,
-    fmt: FormatOpt = None,
-    json_flag: JsonOpt = False,
-    types: TypeOpt = None,
-    excludes: ExcludeOpt = None,
+    display: Display = Display(),
+    filters: Filters = Filters(),
     until: UntilOpt = None,
     keepalive: KeepaliveOpt = False,
-    timestamps: TimestampsOpt = False,
-    color: ColorOpt = ColorChoice.auto,
     debug: DebugOpt = False,
 ) -> None:
     """Render a recording (`watch --record`) or a `--json` capture, as `watch` would.
@@ -388,9 +432,9 @@ def replay_command(
         from sesstail.output import StatusReporter, want_color
         from sesstail.record import replay
 
-        options = _build_options(types, excludes, until, keepalive)
-        out_format = _choose_format(fmt, json_flag, sys.stdout)
-        reporter = StatusReporter(color=want_color(color.value, sys.stderr))
+        options = build_options(filters, until, keepalive)
+        out_format = choose_format(display)
+        reporter = StatusReporter(color=want_color(display.color.value, sys.stderr))
         if file == "-":
             lines: Any = sys.stdin
         else:
@@ -398,7 +442,7 @@ def replay_command(
                 lines = Path(file).open(encoding="utf-8", errors="replace")  # noqa: SIM115
             except OSError as exc:
                 raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
-        renderer = _build_renderer(out_format, want_color(color.value, sys.stdout), timestamps)
+        renderer = build_renderer(display, out_format)
         try:
             replay(
                 lines,
@@ -426,7 +470,7 @@ def follow_sessions(
     reporter: StatusReporter,
     *,
     color: bool,
-    timestamps: bool,
+    timestamps: TimestampMode | None,
     history: int,
     record: Path | None,
     local: list[str] | None = None,
@@ -439,19 +483,25 @@ def follow_sessions(
     import asyncio
     from functools import partial
 
-    from sesstail.attach import Backfilled
+    from sesstail.attach import SINCE_MAX_MESSAGES, Backfilled
     from sesstail.multi import Followed, follow_many, session_labels
     from sesstail.output import JsonlWriter
     from sesstail.record import Recorded, Recorder
     from sesstail.transport.stream import SessionStream
-    from sesstail.watch import Renderer, watch
+    from sesstail.watch import Renderer, outcome, watch
 
+    since_at = None
+    if since is not None:
+        from sesstail.local.sessions import parse_since
+
+        since_at = parse_since(since)
+    count = history or (SINCE_MAX_MESSAGES if since_at is not None else 0)
     sources: list[tuple[str, Callable[[Callable[[str, bool], None]], MessageSource]]] = []
     for target in targets:
 
         def remote(status: Callable[[str, bool], None], t: Target = target) -> MessageSource:
             stream = SessionStream(t.stream_settings(**stream_options), status)
-            return Backfilled(stream, history) if history else stream
+            return Backfilled(stream, count, since_at) if count else stream
 
         sources.append((target.session_id, remote))
     for arg in local or []:
@@ -489,7 +539,7 @@ def follow_sessions(
             return jsonl  # the lines stay the messages themselves: they carry session_id
         from sesstail.render.pretty import PrettyRenderer
 
-        return PrettyRenderer(sys.stdout, color=color, timestamps=timestamps, label=label)
+        return PrettyRenderer(sys.stdout, color=color, timestamps=bool(timestamps), label=label)
 
     async def go() -> int:
         followed: list[Followed] = []
@@ -507,8 +557,7 @@ def follow_sessions(
                 source = NotifyingSource(source, notifier, label.strip() or session_id)
             followed.append(Followed(session_id, label, source, renderer_for(label)))
         if not several:
-            await watch(followed[0].source, followed[0].renderer, options)
-            return ExitCode.OK
+            return outcome(await watch(followed[0].source, followed[0].renderer, options), options)
         return await follow_many(followed, options, reporter.line)
 
     from sesstail.output import until_stdout_closes

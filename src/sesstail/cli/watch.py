@@ -4,44 +4,40 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from sesstail.cli.app import app, run
-from sesstail.cli.common import _build_options, _build_renderer, _choose_format, _follow
+from sesstail.cli.common import _follow, build_options, build_renderer, choose_format
 from sesstail.cli.options import (
-    DEFAULT_BASE_URL,
-    ApiChoice,
-    ApiOpt,
-    BaseUrlOpt,
-    ColorChoice,
-    ColorOpt,
-    DebugOpt,
-    ExcludeOpt,
-    FormatOpt,
-    JsonOpt,
+    Connection,
+    Display,
+    ExitStatusOpt,
+    Filters,
     KeepaliveOpt,
+    Logging,
     MaxSizeOpt,
     NotifyOpt,
-    OpenTimeoutOpt,
-    OrgOpt,
     OutputFormat,
     PingIntervalOpt,
     PingTimeoutOpt,
-    QuietOpt,
     RetriesOpt,
     RetryDelayOpt,
-    TimestampsOpt,
-    TypeOpt,
     UntilOpt,
-    VerboseOpt,
+    grouped,
 )
 from sesstail.cli.targets import resolve_targets
 from sesstail.errors import UsageError
 
+if TYPE_CHECKING:
+    from sesstail.cli.targets import Target
+    from sesstail.output import StatusReporter
+    from sesstail.watch import WatchOptions
+
 
 @app.command("watch")
+@grouped
 def watch_command(
     session_ids: Annotated[
         list[str],
@@ -52,17 +48,12 @@ def watch_command(
             show_default=False,
         ),
     ],
-    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
-    org: OrgOpt = None,
-    api: ApiOpt = ApiChoice.auto,
-    fmt: FormatOpt = None,
-    json_flag: JsonOpt = False,
-    types: TypeOpt = None,
-    excludes: ExcludeOpt = None,
+    conn: Connection = Connection(),
+    display: Display = Display(),
+    filters: Filters = Filters(),
     until: UntilOpt = None,
+    exit_status: ExitStatusOpt = False,
     keepalive: KeepaliveOpt = False,
-    timestamps: TimestampsOpt = False,
-    color: ColorOpt = ColorChoice.auto,
     interactive: Annotated[
         bool,
         typer.Option(
@@ -74,12 +65,9 @@ def watch_command(
     ] = False,
     retries: RetriesOpt = 10,
     retry_delay: RetryDelayOpt = 1.0,
-    verbose: VerboseOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
+    log: Logging = Logging(),
     ping_interval: PingIntervalOpt = 30.0,
     ping_timeout: PingTimeoutOpt = 20.0,
-    open_timeout: OpenTimeoutOpt = 10.0,
     max_size: MaxSizeOpt = 256 * 2**20,
     history: Annotated[
         int,
@@ -105,7 +93,8 @@ def watch_command(
         typer.Option(
             "--since",
             metavar="WHEN",
-            help="Local sessions: the transcript from this time (10m, 2h, 2026-12-01T10:00Z).",
+            help="First show what was said since this time (10m, 2h, 2026-12-01T10:00Z), then "
+            "the live stream; with -n N, the last N of those.",
             show_default=False,
         ),
     ] = None,
@@ -125,34 +114,69 @@ def watch_command(
 
         local = [s for s in session_ids if is_local_target(s)]
         beyond_one = (
-            len(session_ids) > 1 or history > 0 or record is not None or bool(local) or notify
+            len(session_ids) > 1
+            or history > 0
+            or since is not None
+            or record is not None
+            or bool(local)
+            or notify
         )
         if interactive and (beyond_one or local):
             raise UsageError(
-                "--interactive follows one remote session, without --history, --record or --notify"
+                "--interactive follows one remote session, without --history, --since, "
+                "--record or --notify"
             )
-        if since is not None and len(local) != len(session_ids):
-            raise UsageError("--since works on local sessions (remote ones: use -n N)")
-        options = _build_options(types, excludes, until, keepalive)  # usage errors first
+        if since is not None:
+            from sesstail.local.sessions import parse_since
+
+            parse_since(since)  # a bad time is a usage error before anything is sent
+        if exit_status and not until:
+            raise UsageError("--exit-status goes with --until (e.g. --until result)")
+        # usage errors first
+        options = build_options(filters, until, keepalive, exit_status=exit_status)
+        out_format = choose_format(display)
         remote = [s for s in session_ids if s not in local]
-        targets = resolve_targets(remote, base_url, org, api.value) if remote else []
-        out_format = _choose_format(fmt, json_flag, sys.stdout)
+        targets = resolve_targets(remote, conn.base_url, conn.org, conn.api.value) if remote else []
+        if out_format is OutputFormat.pretty:
+            import dataclasses
+
+            from sesstail.watch import Tally
+
+            options = dataclasses.replace(options, tally=Tally())
         stream_options: dict[str, Any] = {
             "retries": retries,
             "retry_delay": retry_delay,
             "ping_interval": ping_interval,
             "ping_timeout": ping_timeout,
-            "open_timeout": open_timeout,
+            "open_timeout": conn.open_timeout,
             "max_size": max_size,
             # JSON lines are written as received: the parsed object only serves filters.
             "exact_numbers": out_format is not OutputFormat.jsonl,
         }
         reporter = StatusReporter(
-            verbose=verbose or debug,
-            quiet=quiet,
-            color=want_color(color.value, sys.stderr),
-            timestamps=timestamps,
+            verbose=log.loud,
+            quiet=log.quiet,
+            color=want_color(display.color.value, sys.stderr),
+            timestamps=display.timestamps is not None,
         )
+        try:
+            return follow(out_format, options, targets, local, stream_options, reporter, beyond_one)
+        finally:
+            # One line at the end of a pretty watch, Ctrl-C included: what was seen.
+            if options.tally is not None and not log.quiet:
+                reporter.line(options.tally.summary())
+
+    def follow(
+        out_format: OutputFormat,
+        options: WatchOptions,
+        targets: list[Target],
+        local: list[str],
+        stream_options: dict[str, Any],
+        reporter: StatusReporter,
+        beyond_one: bool,
+    ) -> int:
+        from sesstail.output import want_color
+
         if beyond_one:
             from sesstail.cli.sessions import follow_sessions
 
@@ -163,13 +187,13 @@ def watch_command(
                 out_format,
                 options,
                 reporter,
-                color=want_color(color.value, sys.stdout),
-                timestamps=timestamps,
+                color=want_color(display.color.value, sys.stdout),
+                timestamps=display.timestamps,
                 history=history,
                 record=record,
                 local=sorted(dict.fromkeys(local), key=order.__getitem__),
                 since=since,
-                verbose=verbose or debug,
+                verbose=log.loud,
                 notify=notify,
             )
         settings = targets[0].stream_settings(**stream_options)
@@ -177,9 +201,8 @@ def watch_command(
             from sesstail.control import follow_interactively, require_terminal
 
             terminal = require_terminal()
-            renderer = _build_renderer(out_format, want_color(color.value, sys.stdout), timestamps)
+            renderer = build_renderer(display, out_format)
             return follow_interactively(settings, renderer, options, reporter, terminal)
-        renderer = _build_renderer(out_format, want_color(color.value, sys.stdout), timestamps)
-        return _follow(settings, renderer, options, reporter)
+        return _follow(settings, build_renderer(display, out_format), options, reporter)
 
-    run(job, debug=debug)
+    run(job, debug=log.debug)

@@ -1,0 +1,478 @@
+"""The conventions of gh, stern and kubectl, end to end against the embedded server:
+--exit-status, --until any-of, -o json, --color always into a pipe, the SESSTAIL_*
+variables, remote --since, --timestamps short|full, ls into a pipe, the help text."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from conftest import ORG, SESSION, TOKEN, messages, sent, session
+from sesstail.cli import app
+from sesstail.errors import ExitCode
+from sesstail.server import Faults, ServedSession, SessionsServer
+from sesstail.server.thread import server_thread
+
+FAST = ["--retry-delay", "0.01", "--retries", "2", "--open-timeout", "2"]
+APIS = pytest.mark.parametrize("api", ["v1", "v2", "auto"])
+
+
+@contextmanager
+def serving(*sessions: ServedSession, **faults: Any) -> Iterator[SessionsServer]:
+    server = SessionsServer(
+        list(sessions) or [session()],
+        speed=0,
+        token=TOKEN,
+        org=ORG,
+        faults=Faults(end_with_close=True, **faults),
+    )
+    with server_thread(server) as srv:
+        yield srv
+
+
+def sesstail(
+    srv: SessionsServer | None, *args: str, env: dict[str, str] | None = None, org: bool = True
+) -> Result:
+    base = ["--base-url", srv.base_url] if srv is not None else []
+    if srv is not None and org:
+        base += ["--org", ORG]
+    return CliRunner().invoke(
+        app, [*args, *base], env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN, **(env or {})}
+    )
+
+
+def watch(srv: SessionsServer, *args: str, env: dict[str, str] | None = None) -> Result:
+    return sesstail(srv, "watch", SESSION, *args, *FAST, env=env)
+
+
+def uuids(output: str) -> list[str]:
+    return [json.loads(line).get("uuid") for line in output.splitlines() if line.strip()]
+
+
+def failing_session(subtype: str = "error_during_execution") -> ServedSession:
+    objs = messages(4)
+    objs[-1] = {**objs[-1], "subtype": subtype, "is_error": True}
+    return ServedSession.from_objects(SESSION, objs)
+
+
+# -- exit status -------------------------------------------------------------------------
+
+
+@APIS
+def test_exit_status_makes_an_error_result_exit_9(api: str) -> None:
+    with serving(failing_session()) as srv:
+        plain = watch(srv, "--until", "result", "--json", "--api", api)
+    with serving(failing_session()) as srv:
+        strict = watch(srv, "--until", "result", "--exit-status", "--json", "--api", api)
+    assert plain.exit_code == ExitCode.OK, plain.stderr
+    assert strict.exit_code == 9, strict.stderr
+    assert int(ExitCode.RESULT_ERROR) == 9
+    assert uuids(strict.stdout)[-1] == "m3"  # the result was shown before exiting
+
+
+def test_exit_status_on_a_successful_result_is_0() -> None:
+    with serving(session(4)) as srv:
+        result = watch(srv, "--until", "result", "--exit-status", "--json")
+    assert result.exit_code == 0, result.stderr
+
+
+def test_exit_status_counts_an_is_error_success_as_an_error() -> None:
+    objs = messages(4)
+    objs[-1] = {**objs[-1], "is_error": True}  # subtype stays "success"
+    with serving(ServedSession.from_objects(SESSION, objs)) as srv:
+        result = watch(srv, "--until", "result", "--exit-status", "--json")
+    assert result.exit_code == 9, result.stderr
+
+
+def test_exit_status_needs_until() -> None:
+    result = sesstail(None, "watch", SESSION, "--exit-status")
+    assert result.exit_code == ExitCode.USAGE
+    assert "--exit-status goes with --until" in result.stderr
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_wait_exit_status(api: str) -> None:
+    with serving(failing_session("error_max_turns")) as srv:
+        strict = sesstail(srv, "wait", SESSION, "--until", "result", "--exit-status", "--api", api)
+    with serving(failing_session("error_max_turns")) as srv:
+        plain = sesstail(srv, "wait", SESSION, "--until", "result", "--api", api)
+    assert strict.exit_code == 9, strict.stderr
+    assert plain.exit_code == 0, plain.stderr
+
+
+# -- --until any of ----------------------------------------------------------------------
+
+
+def test_until_repeated_means_any_of() -> None:
+    """The first message matching either pattern ends the watch: the first assistant reply
+    here, long before the result."""
+    with serving(session(6)) as srv:
+        result = watch(srv, "--until", "result", "--until", "assistant", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert uuids(result.stdout) == ["m0", "m1"]
+
+
+# -- output formats ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "flags", [["-o", "json"], ["--output", "json"], ["--format", "json"], ["-o", "jsonl"]]
+)
+def test_json_aliases(flags: list[str]) -> None:
+    with serving(session(4)) as srv:
+        result = watch(srv, *flags, "--color", "always")  # --format beats --color always
+    assert result.exit_code == 0, result.stderr
+    assert uuids(result.stdout) == ["m0", "m1", "m2", "m3"]
+
+
+def test_color_always_into_a_pipe_draws_pretty_in_colour() -> None:
+    with serving(session(4)) as srv:
+        result = watch(srv, "--color", "always")
+    assert result.exit_code == 0, result.stderr
+    assert "\x1b[" in result.stdout
+    assert not result.stdout.lstrip().startswith("{")
+    assert "line 1" in result.stdout
+
+
+def test_format_beats_color_always() -> None:
+    with serving(session(4)) as srv:
+        result = watch(srv, "--color", "always", "--format", "jsonl")
+    assert result.exit_code == 0, result.stderr
+    assert uuids(result.stdout) == ["m0", "m1", "m2", "m3"]
+
+
+# -- environment variables ---------------------------------------------------------------
+
+
+def test_sesstail_format_and_the_option_that_beats_it() -> None:
+    env = {"SESSTAIL_FORMAT": "pretty"}
+    with serving(session(4)) as srv:
+        pretty = watch(srv, "--color", "never", env=env)
+    with serving(session(4)) as srv:
+        json_lines = watch(srv, "--json", env=env)
+    assert pretty.exit_code == 0, pretty.stderr
+    assert "line 1" in pretty.stdout
+    assert not pretty.stdout.lstrip().startswith("{")
+    assert json_lines.exit_code == 0, json_lines.stderr
+    assert uuids(json_lines.stdout) == ["m0", "m1", "m2", "m3"]
+
+
+def test_a_bad_sesstail_format_is_a_usage_error() -> None:
+    result = sesstail(None, "watch", SESSION, env={"SESSTAIL_FORMAT": "yaml\x1b[31m"})
+    assert result.exit_code == ExitCode.USAGE
+    assert "SESSTAIL_FORMAT" in result.stderr
+    assert "expected pretty, jsonl or json" in result.stderr
+    assert "\x1b" not in result.stderr
+
+
+def test_sesstail_color_and_the_option_that_beats_it() -> None:
+    env = {"SESSTAIL_COLOR": "always"}
+    with serving(session(4)) as srv:
+        coloured = watch(srv, env=env)
+    with serving(session(4)) as srv:
+        plain = watch(srv, "--color", "never", "--format", "pretty", env=env)
+    assert "\x1b[" in coloured.stdout
+    assert "\x1b[" not in plain.stdout
+    assert "line 1" in plain.stdout
+
+
+def test_sesstail_org_and_the_option_that_beats_it() -> None:
+    with serving(session(4)) as srv:
+        from_env = sesstail(
+            srv, "watch", SESSION, "--json", *FAST, env={"SESSTAIL_ORG": ORG}, org=False
+        )
+        beaten = sesstail(
+            srv,
+            "watch",
+            SESSION,
+            "--json",
+            *FAST,
+            env={"SESSTAIL_ORG": "99999999-9999-4999-8999-999999999999"},
+        )
+    assert from_env.exit_code == 0, from_env.stderr
+    assert uuids(from_env.stdout)[:1] == ["m0"]
+    assert beaten.exit_code == 0, beaten.stderr  # --org ORG beat the wrong variable
+
+
+def test_variables_are_listed_in_the_help() -> None:
+    result = CliRunner().invoke(app, ["--help"])
+    for name in ("SESSTAIL_API", "SESSTAIL_ORG", "SESSTAIL_FORMAT", "SESSTAIL_COLOR"):
+        assert name in result.stdout
+
+
+# -- remote --since ----------------------------------------------------------------------
+
+
+def timed_session(before: float, after: float) -> ServedSession:
+    objs = messages(12)
+    for i, obj in enumerate(objs):
+        when = before if i < 6 else after
+        obj["timestamp"] = datetime.fromtimestamp(when, UTC).isoformat().replace("+00:00", "Z")
+    return ServedSession.from_objects(SESSION, objs)
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+@pytest.mark.parametrize(("extra", "first"), [([], 6), (["-n", "2"], 7)])
+def test_since_shows_the_history_from_then_and_the_live_stream(
+    api: str, extra: list[str], first: int
+) -> None:
+    """Six messages said an hour ago, three just now, three live: --since half an hour ago
+    shows the last six (and -n 2 the last two of those), then the live ones, each once.
+    (v1 is live-only: the server plays the live three as the watch subscribes, so its
+    history may already hold them; then -n 2 is the last two of all.)"""
+    now = time.time()
+    with serving(timed_session(now - 3600, now)) as srv:
+        srv.play_ahead(SESSION, 6)
+        time.sleep(0.3)  # v2 dates its events by when they were played
+        middle = time.time()
+        time.sleep(0.3)
+        srv.play_ahead(SESSION, 9)
+        since = iso(middle) if api == "v2" else iso(now - 1800)
+        result = watch(srv, "--since", since, "--json", "--api", api, *extra)
+    assert result.exit_code == 0, result.stderr
+    shown = [int(u[1:]) for u in uuids(result.stdout)]
+    assert shown == list(range(shown[0], 12))
+    assert shown[0] == first or (api == "v1" and extra and shown[0] == 10)
+
+
+def test_since_takes_a_duration() -> None:
+    now = time.time()
+    with serving(timed_session(now - 3600, now)) as srv:
+        srv.play_ahead(SESSION, 9)
+        result = watch(srv, "--since", "30m", "--json", "--api", "v1")
+    assert result.exit_code == 0, result.stderr
+    assert uuids(result.stdout) == [f"m{i}" for i in range(6, 12)]
+
+
+def test_a_bad_since_is_a_usage_error_before_connecting() -> None:
+    result = sesstail(None, "watch", SESSION, "--since", "yesterday-ish")
+    assert result.exit_code == ExitCode.USAGE
+    assert "invalid time" in result.stderr
+
+
+# -- timestamps --------------------------------------------------------------------------
+
+
+def test_timestamps_alone_means_short_even_before_the_session() -> None:
+    with serving(session(4)) as srv:
+        result = sesstail(
+            srv, "watch", "--timestamps", SESSION, "--format", "pretty", "--color", "never", *FAST
+        )
+    assert result.exit_code == 0, result.stderr
+    assert re.search(r"^\d\d:\d\d:\d\d ", result.stdout, re.MULTILINE)
+
+
+def test_timestamps_full_has_the_date_and_the_zone() -> None:
+    with serving(session(4)) as srv:
+        result = watch(srv, "--timestamps", "full", "--format", "pretty", "--color", "never")
+    assert result.exit_code == 0, result.stderr
+    assert re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", result.stdout)
+
+
+def test_timestamps_take_no_other_value() -> None:
+    result = sesstail(None, "watch", SESSION, "--timestamps=long")
+    assert result.exit_code == ExitCode.USAGE
+
+
+# -- permission modes --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("typed", "sent_as"), [("acceptedits", "acceptEdits"), ("PLAN", "plan")])
+def test_permission_modes_match_in_any_case(typed: str, sent_as: str) -> None:
+    server = SessionsServer([session(4)], speed=0, token=TOKEN, org=ORG)
+    with server_thread(server) as srv:
+        result = sesstail(srv, "set-permission-mode", SESSION, typed)
+        frames = sent(srv, expect=1)
+    assert result.exit_code == 0, result.stderr
+    assert frames[0]["request"] == {"subtype": "set_permission_mode", "mode": sent_as}
+
+
+# -- ls into a pipe ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_ls_into_a_pipe_is_tab_separated_without_a_header(api: str) -> None:
+    with serving(session(4), session(4, "session_01Other")) as srv:
+        result = sesstail(srv, "ls", "--api", api)
+    assert result.exit_code == 0, result.stderr
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert sorted(row[0] for row in rows) == sorted([SESSION, "session_01Other"])
+    assert all(len(row) == 5 for row in rows)
+    assert "ID" not in result.stdout.split("\t")[0]
+
+
+# -- help --------------------------------------------------------------------------------
+
+COMMANDS = [
+    "watch",
+    "wait",
+    "interrupt",
+    "set-model",
+    "set-permission-mode",
+    "set-thinking",
+    "mcp-status",
+    "context",
+    "control",
+    "allow",
+    "deny",
+    "ls",
+    "history",
+    "open",
+    "send",
+    "replay",
+    "demo",
+    "serve",
+    "top",
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_reads_as_words(command: str) -> None:
+    result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "100"})
+    assert result.exit_code == 0
+    text = result.stdout
+    assert not re.search(r"<(str|int|float|int range|float range|path)>", text)
+    assert "{" not in text.splitlines()[0]  # the usage line: SESSION, not {SESSION}
+    if "--verbose" not in text:
+        assert "implies -v" not in text
+
+
+def test_history_offers_no_keepalive() -> None:
+    assert "--keepalive" not in CliRunner().invoke(app, ["history", "--help"]).stdout
+
+
+def test_a_missing_choice_lists_them_on_one_line() -> None:
+    result = CliRunner().invoke(app, ["wait", SESSION])
+    assert result.exit_code == ExitCode.USAGE
+    assert "Choose from: result, idle, blocked" in result.stderr
+
+
+def test_the_installed_command_accepts_a_bare_timestamps_flag() -> None:
+    """Through the console entry point (main), as a shell runs it."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "sesstail", "watch", "--timestamps", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "short|full" in proc.stdout
+
+
+# -- filters inside messages, type typos, the summary line -------------------------------
+
+
+def tool_session() -> ServedSession:
+    """A Bash call and its result, a Read call and its result, a reply, the result."""
+
+    def call(uuid: str, tool_id: str, name: str, tool_input: dict[str, Any]) -> dict[str, Any]:
+        block = {"type": "tool_use", "id": tool_id, "name": name, "input": tool_input}
+        return {
+            "type": "assistant",
+            "uuid": uuid,
+            "session_id": SESSION,
+            "message": {"id": f"msg_{uuid}", "content": [block]},
+        }
+
+    def result(uuid: str, tool_id: str, text: str) -> dict[str, Any]:
+        block = {"type": "tool_result", "tool_use_id": tool_id, "content": text}
+        return {
+            "type": "user",
+            "uuid": uuid,
+            "session_id": SESSION,
+            "message": {"role": "user", "content": [block]},
+        }
+
+    objs = messages(3)
+    return ServedSession.from_objects(
+        SESSION,
+        [
+            objs[0],
+            call("bash", "toolu_b", "Bash", {"command": "pytest -q"}),
+            result("bash-out", "toolu_b", "3 passed"),
+            call("read", "toolu_r", "Read", {"file_path": "/src/app.py"}),
+            result("read-out", "toolu_r", "import os"),
+            objs[1],
+            objs[2],
+        ],
+    )
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_tool_keeps_that_tools_calls_and_results(api: str) -> None:
+    with serving(tool_session()) as srv:
+        result = watch(srv, "--tool", "bash", "--json", "--api", api)
+    assert result.exit_code == 0, result.stderr
+    assert uuids(result.stdout) == ["bash", "bash-out", "m2"]  # and the turn's result
+
+
+def test_tool_in_pretty_output() -> None:
+    with serving(tool_session()) as srv:
+        result = watch(srv, "--tool", "Read", "--format", "pretty", "--color", "never")
+    assert result.exit_code == 0, result.stderr
+    assert "app.py" in result.stdout
+    assert "pytest -q" not in result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "pretty"])
+def test_grep_keeps_the_messages_whose_text_matches(fmt: str) -> None:
+    with serving(tool_session()) as srv:
+        result = watch(srv, "--grep", r"\d passed", "--format", fmt, "--color", "never")
+    assert result.exit_code == 0, result.stderr
+    if fmt == "jsonl":
+        assert uuids(result.stdout) == ["bash-out"]
+    else:
+        assert "3 passed" in result.stdout
+        assert "app.py" not in result.stdout
+
+
+def test_an_invalid_grep_is_a_usage_error() -> None:
+    result = sesstail(None, "watch", SESSION, "--grep", "(unclosed")
+    assert result.exit_code == ExitCode.USAGE
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("flag", "typo", "nearest"),
+    [("-t", "resutl", "result"), ("--until", "reslt", "result"), ("-t", "System", "system")],
+)
+def test_a_type_typo_is_warned_about_and_still_used(flag: str, typo: str, nearest: str) -> None:
+    with serving(session(4)) as srv:
+        result = watch(srv, flag, typo, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert f"did you mean '{nearest}'" in result.stderr
+    assert "known types:" in result.stderr
+
+
+def test_a_known_type_is_not_warned_about() -> None:
+    with serving(session(4)) as srv:
+        result = watch(srv, "-t", "result", "-x", "system/init", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert "warning" not in result.stderr
+    assert uuids(result.stdout) == ["m3"]
+
+
+def test_a_pretty_watch_ends_with_a_summary_line() -> None:
+    with serving(session(4)) as srv:
+        pretty = watch(srv, "--format", "pretty", "--color", "never")
+        quiet = watch(srv, "--format", "pretty", "--color", "never", "-q")
+        piped = watch(srv, "--json")
+    assert pretty.exit_code == 0, pretty.stderr
+    assert pretty.stderr.splitlines()[-1] == "sesstail: 4 messages, 1 turn, $0.01 so far"
+    assert "so far" not in quiet.stderr
+    assert "so far" not in piped.stderr
