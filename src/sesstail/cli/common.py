@@ -139,7 +139,9 @@ def _build_renderer(fmt: OutputFormat, color: bool, timestamps: TimestampMode | 
         return JsonlWriter(out)
     from sesstail.render.pretty import PrettyRenderer
 
-    return PrettyRenderer(out, color=color, timestamps=bool(timestamps))
+    return PrettyRenderer(
+        out, color=color, timestamps=timestamps.value if timestamps is not None else None
+    )
 
 
 def build_renderer(display: Display, fmt: OutputFormat) -> Renderer:

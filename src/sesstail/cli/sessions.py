@@ -539,7 +539,12 @@ def follow_sessions(
             return jsonl  # the lines stay the messages themselves: they carry session_id
         from sesstail.render.pretty import PrettyRenderer
 
-        return PrettyRenderer(sys.stdout, color=color, timestamps=bool(timestamps), label=label)
+        return PrettyRenderer(
+            sys.stdout,
+            color=color,
+            timestamps=timestamps.value if timestamps is not None else None,
+            label=label,
+        )
 
     async def go() -> int:
         followed: list[Followed] = []

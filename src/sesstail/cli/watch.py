@@ -157,7 +157,7 @@ def watch_command(
             verbose=log.loud,
             quiet=log.quiet,
             color=want_color(display.color.value, sys.stderr),
-            timestamps=display.timestamps is not None,
+            timestamps=display.timestamps.value if display.timestamps is not None else None,
         )
         try:
             return follow(out_format, options, targets, local, stream_options, reporter, beyond_one)
