@@ -476,3 +476,44 @@ def test_a_pretty_watch_ends_with_a_summary_line() -> None:
     assert pretty.stderr.splitlines()[-1] == "sesstail: 4 messages, 1 turn, $0.01 so far"
     assert "so far" not in quiet.stderr
     assert "so far" not in piped.stderr
+
+
+def test_a_rule_between_the_history_and_the_live_stream() -> None:
+    """v2 reads the history before the stream starts: the split is exact. (Over v1 the live
+    messages may be in the history read too; the renderer's rule is tested on its own.)"""
+    with serving(session(8)) as srv:
+        srv.play_ahead(SESSION, 4)
+        result = watch(srv, "-n", "2", "--format", "pretty", "--color", "never", "--api", "v2")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    rules = [i for i, line in enumerate(lines) if line.startswith("── live ─")]
+    assert len(rules) == 1
+    before, after = "\n".join(lines[: rules[0]]), "\n".join(lines[rules[0] :])
+    assert "line 3" in before  # the last two of the four played before: m2, m3
+    assert "line 4" in after
+
+
+def test_no_rule_without_history() -> None:
+    with serving(session(4)) as srv:
+        result = watch(srv, "--format", "pretty", "--color", "never")
+    assert "── live" not in result.stdout
+
+
+@pytest.mark.parametrize("width", [60, 120])
+def test_the_renderer_draws_one_rule_where_the_history_ends(width: int) -> None:
+    import io
+
+    from sesstail.protocol import Message
+    from sesstail.render.pretty import PrettyRenderer
+
+    out = io.StringIO()
+    renderer = PrettyRenderer(out, color=False, width=width, label="s1")
+    for i, obj in enumerate(messages(6)):
+        renderer.message(Message(json.dumps(obj), obj, time.time(), backfill=i < 3))
+    renderer.close()
+    lines = out.getvalue().splitlines()
+    rules = [line for line in lines if "── live ─" in line]
+    assert len(rules) == 1
+    assert rules[0].startswith("s1 ── live ─")
+    assert len(rules[0]) <= width
+    assert lines.index(rules[0]) > next(i for i, line in enumerate(lines) if "line 2" in line)

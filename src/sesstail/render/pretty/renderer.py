@@ -210,6 +210,8 @@ class PrettyRenderer:
         self._restore: tuple[str, str] | None = None
         # Not live: "still running" lines by call, held back (see _hold).
         self._held: dict[str, list[str]] = {}
+        # The backfill (--history, --since) was being drawn: a rule before the first live one.
+        self._after_history = False
 
     def message(self, msg: Message) -> None:
         """Draw one message now; never raises for a message's content (only for I/O)."""
@@ -255,6 +257,11 @@ class PrettyRenderer:
                 segments = [Segment("· (unreadable message)"), Segment.line()]
         if blank:
             segments.insert(0, Segment.line())
+        if msg.backfill:
+            self._after_history = True
+        elif self._after_history:
+            self._after_history = False
+            segments[:0] = self._history_rule()
         if live_key is not None and segments and segments[-1].text == "\n":
             segments.pop()  # left open, to be redrawn by the next event
             self._pending = live_key
@@ -355,6 +362,12 @@ class PrettyRenderer:
 
     def _ring(self) -> None:
         self._file.write("\a")
+
+    def _history_rule(self) -> list[Segment]:
+        """The line between the history shown first and the live stream."""
+        width = max(20, self._console.width - sum(len(s.text) for s in self._label))
+        text = "── live " + "─" * (width - 8)
+        return [*self._label, Segment(text, DIM), Segment.line()]
 
     def close(self) -> None:
         """End an open live line and flush; nothing is held back between messages."""
