@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import uuid as uuid_module
-from collections import deque
+from array import array
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
@@ -278,34 +278,99 @@ def validate_type_pattern(pattern: str) -> str:
     return pattern
 
 
+_SEEN_MIN_SLOTS = 64  # a power of two, as every size of the table is
+
+
 class SeenIds:
     """The last ``capacity`` message uuids, so that a replay after a reconnect shows nothing
     twice while memory stays bounded however long the watch runs.
 
-    It keeps each uuid's 64-bit ``hash`` rather than the string: about 5 MB for 65,536 ids
-    instead of 9 MB. Two uuids of one session sharing a hash (odds near 65,536 / 2**64 per
-    message, with a per-process seed no server can aim at) would hide the second.
+    A service that replays a session's whole history on reconnect sends it in the order it
+    was first seen, so a history longer than the window is evicted id by id just before each
+    id's replay arrives and the whole replay is shown again. The window is therefore sized
+    for the longest replay rather than for recent traffic: 262,144 ids (a 100,000-message
+    session 2.6 times over) in 6.1 MiB once full, however long the watch goes on, and 7.1 MiB
+    at the peak of its last growth (tracemalloc; ``tests/test_seen_ids_bound.py`` holds it
+    to 6.5 and 8, ``bench/bench_seen_ids.py`` compares it with a set).
+    A longer history is still shown again on such a reconnect: README's Limits says so.
+
+    Each uuid is kept as its 64-bit ``hash`` in flat arrays, not as an object in a ``set``:
+    an open-addressing table at most half full (linear probing; a removal shifts its
+    cluster back, so there are no tombstones) and a ring of the same hashes in the order
+    they came, which says which to forget next. That is 24 bytes an id, where a ``set`` of
+    ints and a ``deque`` take 70 to 100 (and a rebuild of the set briefly doubles it).
+    Two uuids of one session sharing a hash (odds near 262,144 / 2**64 per message, with a
+    per-process seed no server can aim at) would hide the second.
     """
 
-    __slots__ = ("_order", "_seen", "capacity")
+    __slots__ = ("_mask", "_oldest", "_order", "_table", "capacity")
 
-    def __init__(self, capacity: int = 65_536) -> None:
+    def __init__(self, capacity: int = 262_144) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
         self.capacity = capacity
-        self._seen: set[int] = set()
-        self._order: deque[int] = deque()
+        # Grown by doubling as ids come, so a short watch does not pay for a long one.
+        self._table = array("q", [0]) * _SEEN_MIN_SLOTS
+        self._mask = _SEEN_MIN_SLOTS - 1
+        self._order = array("q")  # a ring once full; ``_oldest`` is the next to forget
+        self._oldest = 0
 
     def first_time(self, message_uuid: str) -> bool:
-        key = hash(message_uuid)
-        if key in self._seen:
-            return False
-        self._seen.add(key)
-        self._order.append(key)
-        if len(self._order) > self.capacity:
-            self._seen.discard(self._order.popleft())
+        key = hash(message_uuid) or 1  # 0 marks an empty slot
+        table = self._table
+        mask = self._mask
+        i = key & mask
+        slot = table[i]
+        while slot:
+            if slot == key:
+                return False
+            i = (i + 1) & mask
+            slot = table[i]
+        table[i] = key
+        order = self._order
+        if len(order) < self.capacity:
+            order.append(key)
+            if 2 * len(order) > mask + 1:
+                self._grow()
+        else:
+            oldest = self._oldest
+            self._forget(order[oldest])
+            order[oldest] = key
+            self._oldest = oldest + 1 if oldest + 1 < self.capacity else 0
         return True
 
+    def _grow(self) -> None:
+        size = 2 * (self._mask + 1)
+        table = array("q", [0]) * size
+        mask = size - 1
+        for key in self._order:
+            i = key & mask
+            while table[i]:
+                i = (i + 1) & mask
+            table[i] = key
+        self._table = table
+        self._mask = mask
+
+    def _forget(self, key: int) -> None:
+        table = self._table
+        mask = self._mask
+        hole = key & mask
+        while table[hole] != key:
+            hole = (hole + 1) & mask
+        j = hole
+        while True:
+            j = (j + 1) & mask
+            moved = table[j]
+            if not moved:
+                break
+            # ``moved`` may fill the hole unless its home slot lies after the hole (up to j).
+            if (j - (moved & mask)) & mask >= (j - hole) & mask:
+                table[hole] = moved
+                hole = j
+        table[hole] = 0
+
     def __len__(self) -> int:
-        return len(self._seen)
+        return len(self._order)
 
 
 def is_permission_prompt(obj: dict[str, Any]) -> bool:

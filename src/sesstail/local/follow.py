@@ -49,7 +49,7 @@ from sesstail.watch import WatchOptions
 
 POLL_S = 0.2
 MAX_LINE_BYTES = 256 * 2**20  # the stream's own limit for one message
-SEEN_CAPACITY = 262_144  # uuids remembered: ~25 MB at most, for transcripts of 250k lines
+SEEN_CAPACITY = 262_144  # uuids remembered: ~7 MB at most, for transcripts of 250k lines
 _READ = 1 << 20
 _SIGNATURE = 64
 
