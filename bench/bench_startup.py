@@ -1,5 +1,9 @@
 """Start-up: ``sesstail --version`` and ``--help`` next to ``python -c pass``, and what they import.
 
+TAB completion is a start-up too (the shell runs the CLI for each TAB): a session id from a
+cache of 200 (the cache ``ls`` writes) and a ``-t`` type are timed beside them, against the
+150 ms target.
+
 Wall time is the median of N runs (spawn to exit, interleaved). The import check runs
 ``sesstail.cli.main([...])`` in a fresh interpreter and looks at ``sys.modules`` afterwards:
 neither command may load ``websockets``, ``sesstail.render`` or ``rich``. ``python -c "import
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tempfile
 
 from common import (
     PYTHON,
@@ -84,24 +89,58 @@ def slowest_imports(argv: list[str], top: int = 6) -> list[tuple[str, float]]:
     return sorted(found, key=lambda item: -item[1])[:top]
 
 
+COMPLETION_TARGET_MS = 150
+
+
+def completion_env(cache: str, words: str) -> dict[str, str]:
+    """What bash sets for TAB after ``words``, with the completion cache in ``cache``."""
+    cword = len(words.split()) - (0 if words.endswith(" ") else 1)
+    return child_env(
+        XDG_CACHE_HOME=cache,
+        _SESSTAIL_COMPLETE="complete_bash",
+        COMP_WORDS=words,
+        COMP_CWORD=str(cword),
+    )
+
+
+def fill_cache(cache: str, base_url: str) -> None:
+    """200 cached sessions, fresh, as `sesstail ls` would leave them."""
+    code = (
+        "import sys; from sesstail.completion import remember; "
+        "remember(sys.argv[1], [{'id': f'session_01Bench{n:04d}', 'title': f'task {n}'} "
+        "for n in range(200)])"
+    )
+    subprocess.run([PYTHON, "-c", code, base_url], env=child_env(XDG_CACHE_HOME=cache), check=True)
+
+
 def main() -> None:
     p = parser(__doc__ or "")
     p.add_argument("--runs", type=int, default=None, help="runs per command (default 10)")
     args = p.parse_args()
     runs = args.runs or (3 if args.quick else 10)
 
-    commands: dict[str, list[str]] = {
-        "python -c pass": [PYTHON, "-c", "pass"],
-        'python -c "import typer"': [PYTHON, "-c", "import typer"],
-        "sesstail --version": [*sesstail_argv(), "--version"],
-        "sesstail --help": [*sesstail_argv(), "--help"],
-        "sesstail watch --help": [*sesstail_argv(), "watch", "--help"],
+    cache = tempfile.mkdtemp(prefix="sesstail-completion-")
+    base_url = "http://127.0.0.1:9"
+    fill_cache(cache, base_url)
+    tab_session = "TAB: watch SESSION (200 cached)"
+    tab_type = "TAB: watch -t TYPE"
+    commands: dict[str, tuple[list[str], dict[str, str]]] = {
+        "python -c pass": ([PYTHON, "-c", "pass"], child_env()),
+        'python -c "import typer"': ([PYTHON, "-c", "import typer"], child_env()),
+        "sesstail --version": ([*sesstail_argv(), "--version"], child_env()),
+        "sesstail --help": ([*sesstail_argv(), "--help"], child_env()),
+        "sesstail watch --help": ([*sesstail_argv(), "watch", "--help"], child_env()),
+        tab_session: (
+            sesstail_argv(),
+            completion_env(cache, f"sesstail watch --base-url {base_url} session_01Bench01"),
+        ),
+        tab_type: (sesstail_argv(), completion_env(cache, "sesstail watch X -t res")),
     }
     warm_up()
     results: dict[str, list[Run]] = {name: [] for name in commands}
     for _ in range(runs):
-        for name, argv in commands.items():
-            results[name].append(run_child(argv, child_env()))
+        for name, (argv, env) in commands.items():
+            results[name].append(run_child(argv, env))
     say(f"  {runs} runs of each command done")
 
     floor = median([r.wall for r in results["python -c pass"]])
@@ -136,6 +175,9 @@ def main() -> None:
             for forbidden in FORBIDDEN:
                 hit = any(m == forbidden or m.startswith(forbidden + ".") for m in modules)
                 checks.append((f"`sesstail {' '.join(argv)}` does not import {forbidden}", not hit))
+    for name in (tab_session, tab_type):
+        wall = median([r.wall for r in results[name]]) * 1000
+        checks.append((f"{name} in {wall:.0f} ms, under {COMPLETION_TARGET_MS} ms", wall < 150))
     print()
     for text, ok in checks:
         target_line(f"{text}: {verdict(ok)}")

@@ -43,10 +43,34 @@ class ColorChoice(enum.StrEnum):
 
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"  # protocol.DEFAULT_BASE_URL, without its imports
+
+
+# TAB completion (sesstail.completion): from a cache `ls` writes, never the network.
+def complete_session(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
+    from sesstail.completion import remote_sessions
+
+    return remote_sessions(ctx.params, incomplete)
+
+
+def complete_target(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
+    """A remote session id, or a local one (watch follows both)."""
+    from sesstail.completion import local_sessions, remote_sessions
+
+    return remote_sessions(ctx.params, incomplete) + local_sessions(incomplete)
+
+
+def complete_type(incomplete: str) -> list[str]:
+    from sesstail.completion import types
+
+    return types(incomplete)
+
+
 SessionArg = Annotated[
     str,
     typer.Argument(
-        metavar="SESSION", help="The session id (session_…) or its claude.ai/code address."
+        metavar="SESSION",
+        help="The session id (session_…) or its claude.ai/code address.",
+        autocompletion=complete_session,
     ),
 ]
 BaseUrlOpt = Annotated[
@@ -103,6 +127,7 @@ TypeOpt = Annotated[
         metavar="TYPE",
         help="Keep only messages of this type or type/subtype (repeatable).",
         show_default=False,
+        autocompletion=complete_type,
     ),
 ]
 ExcludeOpt = Annotated[
@@ -113,6 +138,7 @@ ExcludeOpt = Annotated[
         metavar="TYPE",
         help="Drop messages of this type or type/subtype (repeatable).",
         show_default=False,
+        autocompletion=complete_type,
     ),
 ]
 UntilOpt = Annotated[
@@ -123,6 +149,7 @@ UntilOpt = Annotated[
         help="Exit 0 after the first message of this type or type/subtype (e.g. result); "
         "repeated: of any of them.",
         show_default=False,
+        autocompletion=complete_type,
     ),
 ]
 ExitStatusOpt = Annotated[

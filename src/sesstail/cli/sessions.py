@@ -132,6 +132,10 @@ def ls_command(
             return _ls_local(status, limit, json_flag, project, color)
         account = resolve_account(base_url, org, api.value)
         items = list_sessions(account, limit, status.value if status else None)
+        if status is None:  # TAB completion offers what the last full listing held
+            from sesstail.completion import remember
+
+            remember(base_url, items)
         if json_flag:
             for item in items:
                 sys.stdout.write(json.dumps(item, separators=(",", ":")) + "\n")

@@ -25,6 +25,7 @@ from sesstail.cli.options import (
     RetriesOpt,
     RetryDelayOpt,
     UntilOpt,
+    complete_target,
     grouped,
 )
 from sesstail.cli.targets import resolve_targets
@@ -46,6 +47,7 @@ def watch_command(
             help="Session ids (session_…) or claude.ai/code addresses; several are followed "
             "together, each line labelled (pretty output).",
             show_default=False,
+            autocompletion=complete_target,
         ),
     ],
     conn: Connection = Connection(),

@@ -39,6 +39,11 @@ def projects_dir(env: Mapping[str, str] | None = None) -> Path:
     return base / "projects"
 
 
+def is_session_uuid(name: str) -> bool:
+    """Whether ``name`` (a transcript's file name without ``.jsonl``) is a session id."""
+    return _UUID.fullmatch(name) is not None
+
+
 def subagents_dir(transcript: Path) -> Path:
     """Where a session's sub-agents write: ``<dir>/<session-id>/subagents/``."""
     return transcript.parent / transcript.stem / "subagents"
