@@ -213,6 +213,32 @@ async def test_v2_keepalive_comments_keep_a_quiet_stream_alive() -> None:
     assert not any("no data" in s for s in statuses)
 
 
+@pytest.mark.parametrize("api", ["v1", "v2"])
+async def test_a_machine_that_slept_reconnects_at_once_and_loses_nothing(api: str) -> None:
+    """The wall clock jumps ahead of the monotonic one (a laptop lid closed and opened): the
+    socket is presumed dead, dropped, and a new one picks up where the old one was."""
+    import time
+
+    statuses: list[str] = []
+    async with SessionsServer(
+        [paced(12, gap=0.05)], speed=1, faults=Faults(end_with_close=True)
+    ) as srv:
+        stream = SessionStream(
+            settings_for(srv, api, retry_delay=0.3), lambda t, _v: statuses.append(t)
+        )
+        stream.sleep_poll_s = 0.05
+        slept = 0.0
+        stream.wall_clock = lambda: time.time() + slept
+        got: list[dict[str, Any]] = []
+        async for msg in stream.messages():
+            got.append(msg.obj)
+            if len(got) == 3:
+                slept = 60.0  # as if the machine slept a minute
+    assert uuids(got) == [f"m{i}" for i in range(12)]
+    assert "the computer slept: reconnecting at once" in statuses
+    assert stream.connections == 2
+
+
 async def _until(check: Callable[[], bool], within: float) -> None:
     import asyncio
 

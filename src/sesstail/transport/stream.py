@@ -174,6 +174,9 @@ class SessionStream:
         self.connections = 0
         self.last_uuid: str | None = None  # of the last durable message passed on
         self._suspended = False
+        # The clocks the sleep watchdog compares, and how often it looks (tests move them).
+        self.wall_clock: Callable[[], float] = time.time
+        self.sleep_poll_s = 2.0
 
     # -- the API generation ---------------------------------------------------------------
 
@@ -490,10 +493,10 @@ class SessionStream:
 
     async def _watch_for_sleep(self, link: Link) -> None:
         """Drop the connection when the machine was asleep (its socket is likely dead)."""
-        drift = time.time() - time.monotonic()
+        drift = self.wall_clock() - time.monotonic()
         while True:
-            await asyncio.sleep(2.0)
-            now_drift = time.time() - time.monotonic()
+            await asyncio.sleep(self.sleep_poll_s)
+            now_drift = self.wall_clock() - time.monotonic()
             if now_drift - drift > SUSPEND_JUMP_S:
                 self._suspended = True
                 link.abort()

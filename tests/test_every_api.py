@@ -1,0 +1,151 @@
+"""Every command of the README that talks to a session, or lists them, on ``--api v1``,
+``--api v2`` and ``auto``, against the embedded server over loopback: the same output and
+exit code whichever API carries it, and the API really used is the one asked for."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from conftest import ORG, SESSION, TOKEN, session
+from sesstail.cli import app
+from sesstail.server import SessionsServer
+from sesstail.server.thread import server_thread
+from test_control import PROMPT_ID, prompt_session
+
+APIS = ["v1", "v2", "auto"]
+
+
+def sesstail(srv: SessionsServer, *args: str) -> Result:
+    return CliRunner().invoke(
+        app,
+        [*args, "--base-url", srv.base_url, "--org", ORG],
+        env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
+    )
+
+
+def spoke(srv: SessionsServer, api: str) -> None:
+    """The requests ``srv`` saw went to the API asked for (auto: v2, which the server has)."""
+    v2 = any(p.startswith("/v1/code/") for p in srv.request_paths)
+    v1 = any(p.startswith("/v1/sessions/") for p in srv.request_paths)
+    assert (v1, v2) == (api == "v1", api != "v1"), srv.request_paths
+
+
+@pytest.mark.parametrize("api", APIS)
+@pytest.mark.parametrize(
+    ("args", "expect"),
+    [
+        (["interrupt", SESSION], f"interrupted {SESSION}\n"),
+        (["set-thinking", SESSION, "2048"], "thinking"),
+        (["mcp-status", SESSION], "1 of 3 connected"),
+        (["context", SESSION], "63,200 / 200,000 tokens"),
+    ],
+    ids=["interrupt", "set-thinking", "mcp-status", "context"],
+)
+def test_control_commands_on_every_api(api: str, args: list[str], expect: str) -> None:
+    with server_thread(SessionsServer([session(3)], speed=0, token=TOKEN, org=ORG)) as srv:
+        result = sesstail(srv, *args, "--api", api)
+    assert result.exit_code == 0, result.stderr
+    assert expect in result.stdout
+    spoke(srv, api)
+
+
+@pytest.mark.parametrize("api", APIS)
+@pytest.mark.parametrize("answer", ["allow", "deny"])
+def test_wait_blocked_then_answer_the_prompt_on_every_api(api: str, answer: str) -> None:
+    """wait --until blocked sees the prompt; allow/deny answer it; the turn then ends with
+    the tool run (allow) or refused (deny): what the session says next shows which."""
+    with server_thread(SessionsServer([prompt_session()], speed=0, token=TOKEN, org=ORG)) as srv:
+        blocked = sesstail(
+            srv, "wait", SESSION, "--until", "blocked", "--json", "--timeout", "5", "--api", api
+        )
+        answered = sesstail(srv, answer, SESSION, PROMPT_ID, "--api", api)
+        history = sesstail(srv, "history", SESSION, "--json", "--api", api)
+    assert blocked.exit_code == 0, blocked.stderr
+    assert json.loads(blocked.stdout)["request_id"] == PROMPT_ID
+    assert answered.exit_code == 0, answered.stderr
+    assert answered.stdout == f"{answer}ed {PROMPT_ID}\n".replace("denyed", "denied")
+    assert history.exit_code == 0, history.stderr
+    said = [json.loads(line) for line in history.stdout.splitlines()]
+    assert said[-1]["type"] == "result"
+    spoke(srv, api)
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_ls_and_history_on_every_api(api: str) -> None:
+    with server_thread(
+        SessionsServer([session(4), session(4, "session_01Other")], speed=0, token=TOKEN, org=ORG)
+    ) as srv:
+        srv.play_ahead(SESSION)
+        listed = sesstail(srv, "ls", "--json", "--api", api)
+        history = sesstail(srv, "history", SESSION, "-n", "2", "--json", "--api", api)
+    assert listed.exit_code == 0, listed.stderr
+    ids = sorted(json.loads(line)["id"] for line in listed.stdout.splitlines())
+    assert ids == sorted([SESSION, "session_01Other"])
+    assert history.exit_code == 0, history.stderr
+    assert [json.loads(line)["uuid"] for line in history.stdout.splitlines()] == ["m2", "m3"]
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_watch_last_messages_to_the_next_result_on_every_api(api: str, tmp_path: Path) -> None:
+    """watch -n 2 --until result --json: the last two messages said, then live to the end of
+    the next turn, which a send starts."""
+    stderr = tmp_path / "stderr"
+    with (
+        server_thread(SessionsServer([session(4)], speed=0, token=TOKEN, org=ORG)) as srv,
+        stderr.open("w") as err,
+    ):
+        srv.play_ahead(SESSION)
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "sesstail", "watch", SESSION, "-n", "2", "--json"),
+                *("--until", "result", "--api", api, "--base-url", srv.base_url, "--org", ORG),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env={**os.environ, "CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
+        )
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # the history is shown before the live stream opens
+        posted = sesstail(srv, "send", SESSION, "and now?", "--api", api)
+        # Only stdout is a pipe, so this reads on from what readline left in its buffer.
+        rest = proc.stdout.read()
+        proc.stdout.close()
+        proc.wait(timeout=20)
+    assert posted.exit_code == 0, posted.stderr
+    assert proc.returncode == 0, stderr.read_text()
+    shown = [json.loads(line) for line in [first, *rest.splitlines()]]
+    assert [o.get("uuid") for o in shown[:2]] == ["m2", "m3"]
+    assert shown[-1]["type"] == "result"
+    assert "You said: and now?" in shown[-1]["result"]
+    assert len({json.dumps(o, sort_keys=True) for o in shown}) == len(shown)  # none twice
+    spoke(srv, api)
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_top_json_on_every_api(api: str) -> None:
+    with server_thread(SessionsServer([session(3)], speed=0, token=TOKEN, org=ORG)) as srv:
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "sesstail", "top", "--json", "--api", api),
+                *("--base-url", srv.base_url, "--org", ORG),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
+        )
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        proc.terminate()
+        proc.communicate(timeout=20)
+    assert json.loads(first)["id"] == SESSION
+    v2_list = any(p.startswith("/v1/code/sessions") for p in srv.request_paths)
+    assert v2_list == (api != "v1"), srv.request_paths
