@@ -643,3 +643,37 @@ async def test_q_quits_with_0_and_ctrl_c_with_130(
     assert app.return_code == code
     assert app.follower is not None
     assert app.follower.streams == {}
+
+
+class NoteRecorder:
+    """A notification channel that keeps what it was given."""
+
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.notes: list[Notification] = []
+
+    def send(self, note: Notification) -> None:
+        self.notes.append(note)
+
+    def close(self, timeout: float = 2.0) -> None:
+        pass
+
+
+async def reach_the_prompt_unwatched(srv: SessionsServer) -> None:
+    """The waiting session plays (as if someone else watched it) until its prompt is open."""
+    srv.subscribe(srv.sessions[WAITING])
+    await until(lambda: bool(srv.pending_prompts(WAITING)))
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+async def test_the_served_list_says_a_session_with_an_open_prompt_needs_you(api: str) -> None:
+    """sesstail serve, as the service: while a prompt is open the list says requires_action
+    (the prompt is not history, so the last thing said is not what decides)."""
+    async with SessionsServer([prompt_session()], speed=1, token=TOKEN, org=ORG) as srv:
+        srv.play_ahead(WAITING, 1)
+        transport = transport_for(srv, api)
+        [before] = await asyncio.to_thread(transport.list_sessions)
+        await reach_the_prompt_unwatched(srv)
+        [waiting] = await asyncio.to_thread(transport.list_sessions)
+    assert (before["session_status"], waiting["session_status"]) == ("running", "requires_action")

@@ -237,9 +237,12 @@ class RestApi:
         }
 
     def status(self, session_id: str) -> str:
-        """Set by a test, or derived from the last thing the session said."""
+        """Set by a test, or derived from the last thing the session said; a permission
+        prompt still open (not history: it is asked, not said) means it waits for you."""
         if session_id in self.statuses:
             return self.statuses[session_id]
+        if self.server.pending_prompts(session_id):
+            return "requires_action"
         for line in reversed(self.server.history.get(session_id, [])):
             obj = json.loads(line)
             kind = obj.get("type")
