@@ -324,3 +324,25 @@ async def test_a_notifying_source_passes_every_message_on_and_notifies(
         "sesstail: fix-tests needs you",
         "sesstail: fix-tests finished",
     ]
+
+
+def test_a_prompt_we_answered_ends_its_spell_even_if_the_stream_never_says(
+    recorder: Recorder,
+) -> None:
+    """top answers a prompt itself: the session waiting again later (as the list says) is news."""
+    notifier = Notifier(recorder)
+    notifier.on_message("s", msg(prompt("perm_1")))
+    notifier.answered("s", "perm_1")
+    assert notifier.on_status("s", "requires_action") is not None
+    assert len(recorder.notes) == 2
+
+
+def test_a_session_already_waiting_is_not_news_until_it_waits_again(recorder: Recorder) -> None:
+    """top at start: the open prompt of a session already waiting notifies nothing; once
+    that prompt is closed, the next one does."""
+    notifier = Notifier(recorder)
+    notifier.already_waiting("s")
+    assert notifier.on_message("s", msg(prompt("perm_1"))) is None
+    notifier.on_message("s", msg({"type": "control_cancel_request", "request_id": "perm_1"}))
+    assert notifier.on_message("s", msg(prompt("perm_2"))) is not None
+    assert len(recorder.notes) == 1

@@ -677,3 +677,71 @@ async def test_the_served_list_says_a_session_with_an_open_prompt_needs_you(api:
         await reach_the_prompt_unwatched(srv)
         [waiting] = await asyncio.to_thread(transport.list_sessions)
     assert (before["session_status"], waiting["session_status"]) == ("running", "requires_action")
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+async def test_a_prompt_open_before_top_started_does_not_notify(api: str) -> None:
+    """--notify: a session already waiting when top starts is not news, whichever API (the
+    v1 socket asks the open prompt again on connect, v2 replays it); its turn's end is."""
+    async with SessionsServer([prompt_session()], speed=1, token=TOKEN, org=ORG) as srv:
+        srv.play_ahead(WAITING, 1)
+        await reach_the_prompt_unwatched(srv)
+        transport = transport_for(srv, api)
+        recorder = NoteRecorder()
+        board = Board()
+        follower = Follower(transport, board, refresh=0.2, notifier=Notifier(recorder))
+        runner = asyncio.ensure_future(follower.run())
+        try:
+            await until(lambda: bool(WAITING in board.sessions and board.sessions[WAITING].prompts))
+            await asyncio.sleep(0.5)  # more refreshes, the stream settled: still nothing new
+            assert recorder.notes == []
+            from sesstail.control import allow_response
+
+            await follower.answer(WAITING, allow_response(PROMPT_ID))
+            await until(lambda: board.sessions[WAITING].status == "idle")
+            await asyncio.sleep(0.3)
+        finally:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+    assert [n.title for n in recorder.notes] == ["sesstail: Fix the flaky date test finished"]
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+async def test_a_session_that_appears_already_waiting_notifies_once(api: str) -> None:
+    """--notify: a session first listed after top started, already waiting for you, is news:
+    one notification, not none (v2 replays its prompt as history) and not two."""
+    async with SessionsServer([prompt_session()], speed=1, token=TOKEN, org=ORG) as srv:
+        srv.play_ahead(WAITING, 1)
+        transport = transport_for(srv, api)
+        lists: list[int] = []
+
+        def list_sessions() -> list[dict[str, Any]]:
+            lists.append(1)
+            items = transport.list_sessions()
+            return [] if len(lists) == 1 else items  # not created yet at the first look
+
+        recorder = NoteRecorder()
+        board = Board()
+        follower = Follower(
+            Transport(
+                list_sessions,
+                transport.open_stream,
+                transport.send_control,
+                transport.answer_prompt,
+            ),
+            board,
+            refresh=60,
+            notifier=Notifier(recorder),
+        )
+        try:
+            await follower.refresh_once()
+            await reach_the_prompt_unwatched(srv)
+            await follower.refresh_once()
+            await until(lambda: bool(board.sessions[WAITING].prompts))
+            await asyncio.sleep(0.5)
+            await follower.refresh_once()
+        finally:
+            await follower.aclose()
+    assert [(n.title, n.needs_input) for n in recorder.notes] == [
+        ("sesstail: Fix the flaky date test needs you", True)
+    ]

@@ -128,6 +128,16 @@ def test_a_session_gone_from_the_list_is_no_longer_shown() -> None:
     assert board.ordered() == []
 
 
+def test_a_session_listed_after_the_first_list_is_a_change_from_nothing() -> None:
+    """The first list says how things stand; a session that appears later is a change."""
+    board = Board(Clock())
+    assert board.update_list([item("requires_action")]) == {}
+    later = {**item("requires_action"), "id": "session_01New"}
+    assert board.update_list([item("requires_action"), later]) == {
+        "session_01New": ("", "requires_action")
+    }
+
+
 @pytest.mark.parametrize(
     ("obj", "expected"),
     [

@@ -335,9 +335,7 @@ class Notifier:
                 if kind == "control_cancel_request"
                 else (body.get("request_id") if isinstance(body, dict) else None)
             )
-            waiting.prompts.discard(request_id if isinstance(request_id, str) else "")
-            if not waiting.prompts and waiting.opened_by == "prompt":
-                waiting.opened_by = None
+            self._closed(waiting, request_id if isinstance(request_id, str) else "")
             return None
         if _is_state(obj, "requires_action"):
             if waiting.opened_by is not None:
@@ -372,6 +370,23 @@ class Notifier:
         if not waiting.prompts:
             waiting.opened_by = None
         return None
+
+    def already_waiting(self, key: str) -> None:
+        """This session was waiting for you before we were listening (``top`` at start): a
+        spell of waiting that notifies nothing, its prompt included."""
+        waiting = self._waiting.setdefault(key, _Waiting())
+        if waiting.opened_by is None:
+            waiting.opened_by = "state"
+
+    def answered(self, key: str, request_id: str) -> None:
+        """We answered this prompt ourselves (the stream may never say so)."""
+        self._closed(self._waiting.setdefault(key, _Waiting()), request_id)
+
+    @staticmethod
+    def _closed(waiting: _Waiting, request_id: str) -> None:
+        waiting.prompts.discard(request_id)
+        if not waiting.prompts and waiting.opened_by == "prompt":
+            waiting.opened_by = None
 
     def close(self, timeout: float = 2.0) -> None:
         if self.channel is not None:

@@ -80,6 +80,7 @@ class Follower:
         self.message_listeners: list[MessageListener] = []
         self.status_listeners: list[StatusListener] = []
         self.refreshed = asyncio.Event()  # set after every list refresh, for whoever waits
+        self._listed = False  # a list has been taken since this follower started
         self._wake = asyncio.Event()
 
     # -- the list -----------------------------------------------------------------------
@@ -104,8 +105,21 @@ class Follower:
                     state = self.board.sessions[session_id]
                     self.notifier.on_status(state.label, change[1], key=session_id)
                 self._tell_status(session_id, change)
+            if not self._listed:
+                self._listed = True
+                self._already_waiting()
         self.reconcile()
         self.refreshed.set()
+
+    def _already_waiting(self) -> None:
+        """Sessions waiting for you when top started are not news: their open prompt, which
+        the stream brings again on connect (v1 asks it again, v2 replays it), is part of that
+        spell of waiting, and notifies nothing. Called before any stream is opened."""
+        if self.notifier is None:
+            return
+        for session_id, state in self.board.sessions.items():
+            if state.listed and state.status == REQUIRES_ACTION:
+                self.notifier.already_waiting(session_id)
 
     async def run(self) -> None:
         """Refresh until cancelled; ``refresh_now`` cuts a wait short."""
@@ -225,3 +239,5 @@ class Follower:
         await self.transport.answer_prompt(session_id, response)
         request_id = response["response"]["request_id"]
         self.board.answered(session_id, request_id)
+        if self.notifier is not None:
+            self.notifier.answered(session_id, request_id)

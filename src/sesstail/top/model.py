@@ -414,6 +414,7 @@ class Board:
         self.clock = clock
         self._dirty: set[str] = set()
         self.list_error = ""  # why the last list refresh failed (cleaned), or ""
+        self.lists_taken = 0
 
     def session(self, session_id: str) -> SessionState:
         state = self.sessions.get(session_id)
@@ -422,8 +423,15 @@ class Board:
         return state
 
     def update_list(self, items: Iterable[dict[str, Any]]) -> dict[str, tuple[str, str]]:
-        """Take a fresh sessions list; the sessions whose status changed: id → (old, new)."""
+        """Take a fresh sessions list; the sessions whose status changed: id → (old, new).
+
+        A session first listed after the first list is a change from ``""`` (it was not
+        there): one that appears already waiting for you is news, as much as one that starts
+        waiting. The first list only says how things stand.
+        """
         now = self.clock()
+        first_list = self.lists_taken == 0
+        self.lists_taken += 1
         seen: set[str] = set()
         transitions: dict[str, tuple[str, str]] = {}
         for item in items:
@@ -438,6 +446,8 @@ class Board:
                 self._dirty.add(session_id)
             if known and state.status != old:
                 transitions[session_id] = (old, state.status)
+            elif not known and not first_list:
+                transitions[session_id] = ("", state.status)
         for session_id, state in self.sessions.items():
             if session_id not in seen and state.listed:
                 state.listed = False
