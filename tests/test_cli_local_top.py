@@ -154,6 +154,21 @@ def test_top_without_a_terminal_says_so_and_exits_2() -> None:
     assert "terminal" in result.stderr
 
 
+def test_top_help_names_every_key_the_view_answers_to() -> None:
+    """top --help lists the view's keys as they are: p opens the prompt (a and d act
+    inside it), and nothing bound is left out."""
+    from sesstail.top.app import PromptScreen, TopApp
+
+    result = CliRunner().invoke(app, ["top", "--help"], env={"TERM": "dumb"})
+    assert result.exit_code == 0
+    words = " ".join(result.stdout.split())
+    for binding in (*TopApp.BINDINGS, *PromptScreen.BINDINGS):
+        if isinstance(binding, tuple) or not binding.show or binding.key == "escape":
+            continue
+        assert f"{binding.key} {binding.description}" in words, binding.key
+    assert "a/d" not in words
+
+
 def test_top_json_prints_a_line_per_session_from_the_list() -> None:
     """top --json against the embedded server (v2 list, auto): one JSON line per session."""
     with server_thread(SessionsServer([session(3)], speed=0, token=TOKEN, org=ORG)) as srv:

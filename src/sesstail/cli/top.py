@@ -55,7 +55,8 @@ def top_command(
 ) -> None:
     """A live view of your sessions: who waits for you, what each is doing, what it cost.
 
-    Keys: Enter/w watch, i interrupt, a/d allow or deny the pending prompt, f filter, q quit.
+    Keys: Enter/w watch (Esc back); p answer prompt: it is shown whole, then a allow,
+    d deny, x deny + interrupt; i interrupt; f filter (by status); r refresh; q quit.
     """
 
     def job() -> int:
