@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import subprocess
 import sys
 import time
@@ -172,6 +173,10 @@ async def test_the_view_shows_each_session_and_puts_the_waiting_one_first(
         assert rows[WAITING][2] == "claude-sonnet-4-5"
         assert rows[WAITING][4] == "asks to use Bash · p to answer"
         assert rows[BUSY][0] == "running"
+        # The current turn's clock: counted from when top first saw it at work.
+        for session_id in (WAITING, BUSY):
+            assert re.fullmatch(r"\d+s", rows[session_id][3]), rows[session_id][3]
+        assert rows[DONE][3] == ""
         assert rows[DONE][0] == "idle"
         # Idle when top started: not followed, so its last result is not known.
         assert app.follower is not None
