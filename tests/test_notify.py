@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -12,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from conftest import ORG, TOKEN
 from sesstail.notify import (
     Notification,
     Notifier,
@@ -346,3 +349,129 @@ def test_a_session_already_waiting_is_not_news_until_it_waits_again(recorder: Re
     notifier.on_message("s", msg({"type": "control_cancel_request", "request_id": "perm_1"}))
     assert notifier.on_message("s", msg(prompt("perm_2"))) is not None
     assert len(recorder.notes) == 1
+
+
+# -- watch and wait, as a user runs them ------------------------------------------------------
+
+SERVED = "session_01NotifyServed"
+
+
+def served_prompt_session() -> Any:
+    """init, a Bash call that needs permission (paused until answered), its result, a result."""
+    from sesstail.server import ServedSession
+
+    call = {
+        "type": "assistant",
+        "uuid": "n-call",
+        "session_id": SERVED,
+        "message": {
+            "id": "msg_call",
+            "content": [{"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {}}],
+        },
+    }
+    tool_result = {
+        "type": "user",
+        "uuid": "n-tool-result",
+        "session_id": SERVED,
+        "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1"}]},
+    }
+    objects: list[dict[str, Any]] = [
+        {"type": "system", "subtype": "init", "uuid": "n-init", "session_id": SERVED},
+        call,
+        {**prompt("perm_served"), "session_id": SERVED},
+        tool_result,
+        {**result("n-result"), "session_id": SERVED},
+    ]
+    return ServedSession.from_objects(SERVED, objects)
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "sesstail", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def notify_env(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """A Linux desktop whose notify-send is a stand-in that records its argv."""
+    log = stand_in(tmp_path)
+    env = {
+        **os.environ,
+        "PATH": f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}",
+        "DISPLAY": ":0",
+        "CLAUDE_CODE_OAUTH_TOKEN": TOKEN,
+    }
+    return env, log
+
+
+def calls_in(log: Path) -> list[list[str]]:
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_watch_notify_once_per_event_across_a_reconnect(api: str, tmp_path: Path) -> None:
+    """watch --notify: the connection drops right after the prompt and the prompt comes
+    again; answering it ends the turn. One notify-send for the prompt, one for the result."""
+    from sesstail.server import Faults, SessionsServer
+    from sesstail.server.thread import server_thread
+
+    env, log = notify_env(tmp_path)
+    server = SessionsServer(
+        [served_prompt_session()],
+        speed=1,
+        token=TOKEN,
+        org=ORG,
+        faults=Faults(connections=1, drop_after=2),
+    )
+    server.play_ahead(SERVED, 1)
+    with server_thread(server) as srv:
+        where = ["--base-url", srv.base_url, "--org", ORG, "--api", api]
+        watch = run_cli(["watch", SERVED, "--notify", "--json", "--until", "result", *where], env)
+        try:
+            deadline = time.monotonic() + 10
+            while not calls_in(log) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.5)  # the reconnect, and the prompt asked again
+            allow = subprocess.run(
+                [sys.executable, "-m", "sesstail", "allow", SERVED, "perm_served", *where],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            assert allow.returncode == 0, allow.stderr
+            _, err = watch.communicate(timeout=30)
+        finally:
+            watch.kill()
+    assert watch.returncode == 0, err
+    assert "reconnected" in err
+    assert [call[2] for call in calls_in(log)] == [
+        f"sesstail: {SERVED} needs you",
+        f"sesstail: {SERVED} finished",
+    ]
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_wait_notify_says_the_session_needs_you_once(api: str, tmp_path: Path) -> None:
+    """wait --until blocked --notify: the prompt that ends the wait is one notify-send."""
+    from sesstail.server import SessionsServer
+    from sesstail.server.thread import server_thread
+
+    env, log = notify_env(tmp_path)
+    server = SessionsServer([served_prompt_session()], speed=1, token=TOKEN, org=ORG)
+    server.play_ahead(SERVED, 1)
+    with server_thread(server) as srv:
+        where = ["--base-url", srv.base_url, "--org", ORG, "--api", api]
+        wait = run_cli(["wait", SERVED, "--until", "blocked", "--notify", *where], env)
+        _, err = wait.communicate(timeout=30)
+    assert wait.returncode == 0, err
+    [call] = calls_in(log)
+    assert call == [
+        "--app-name=sesstail",
+        "--",
+        f"sesstail: {SERVED} needs you",
+        "Allow Bash: rm -rf build? (Command deletes files)",
+    ]
