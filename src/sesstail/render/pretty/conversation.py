@@ -216,15 +216,18 @@ def is_prompt(obj: dict[str, Any]) -> bool:
     if not isinstance(message, dict) or _not_typed(obj):
         return False
     content = message.get("content")
-    return isinstance(content, str) or (
-        isinstance(content, list)
-        and any(
-            isinstance(b, dict)
-            and b.get("type") == "text"
-            and not field(b, "text").startswith("<system-reminder>")
-            for b in content
-        )
+    if isinstance(content, str):
+        # A local command's output belongs under its command, not after a blank line.
+        return not content.startswith(_LOCAL_COMMAND)
+    return isinstance(content, list) and any(
+        isinstance(b, dict)
+        and b.get("type") == "text"
+        and not field(b, "text").startswith(("<system-reminder>", _LOCAL_COMMAND))
+        for b in content
     )
+
+
+_LOCAL_COMMAND = "<local-command-"
 
 
 def _not_typed(obj: dict[str, Any]) -> str:
