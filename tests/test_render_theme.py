@@ -190,11 +190,17 @@ ELEMENTS = {
 }
 
 
+WIDTHS = pytest.mark.parametrize("width", [120, 60])
+
+
+@WIDTHS
 @pytest.mark.parametrize("element", list(ELEMENTS))
-def test_no_element_uses_a_foreground_that_fades_on_white(color_system: str, element: str) -> None:
-    """The banner, inline code, dim text, todos and gutters, drawn in colour, use no white,
-    yellow or light grey foreground unless on a background of their own."""
-    out = draw(ELEMENTS[element])
+def test_no_element_uses_a_foreground_that_fades_on_white(
+    color_system: str, element: str, width: int
+) -> None:
+    """The banner, inline code, dim text, todos and gutters, drawn in colour at 120 and 60
+    columns, use no white, yellow or light grey foreground unless on a background of their own."""
+    out = draw(ELEMENTS[element], width=width)
     assert "\x1b[" in out  # colour was drawn
     assert fading_runs(out) == []
 
@@ -209,14 +215,17 @@ def test_every_session_label_colour_reads_on_white(color_system: str) -> None:
     assert len(seen) >= 5  # the labels did get several colours
 
 
-def test_banner_title_and_inline_code_carry_their_own_background(color_system: str) -> None:
-    """The two elements drawn on a colour of their own keep it: dark text on yellow for the
-    banner's title, and inline code on its own background."""
-    banner = draw([BANNER])
+@WIDTHS
+def test_banner_title_and_inline_code_carry_their_own_background(
+    color_system: str, width: int
+) -> None:
+    """The two elements drawn on a colour of their own keep it, at 120 and 60 columns: dark
+    text on yellow for the banner's title, and inline code on its own background."""
+    banner = draw([BANNER], width=width)
     title = re.search(r"\x1b\[([0-9;]*)m *PERMISSION REQUESTED", banner)
     assert title is not None
     assert re.search(r"(^|;)(43|48;5;3|48;2;)", title.group(1)), title.group(1)
-    code = draw([INLINE_CODE])
+    code = draw([INLINE_CODE], width=width)
     span = re.search(r"\x1b\[([0-9;]*)mmake test", code)
     assert span is not None
     assert re.search(r"(^|;)(4[0-7]|48;)", span.group(1)), span.group(1)
