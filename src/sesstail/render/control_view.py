@@ -22,18 +22,28 @@ MIN_BAR_WIDTH = 8
 _STATUS_STYLES = {
     "connected": Style(color="green", bold=True),
     "failed": Style(color="red", bold=True),
-    "needs-auth": Style(color="yellow", bold=True),
-    "pending": Style(color="yellow"),
+    "needs-auth": Style(color="dark_orange3", bold=True),
+    "pending": Style(color="dark_orange3"),
     "disabled": Style(dim=True),
 }
 # Claude Code names its context categories with colour names; anything else cycles these.
-_PALETTE = ("cyan", "magenta", "blue", "green", "yellow", "bright_red", "bright_cyan", "white")
+# No yellow or white: they fade on a light background.
+_PALETTE = (
+    "cyan",
+    "magenta",
+    "blue",
+    "green",
+    "dark_orange3",
+    "bright_red",
+    "bright_cyan",
+    "grey50",
+)
 _NAMED_COLORS = {
     "promptBorder": "bright_black",
     "inactive": "bright_black",
     "claude": "bright_red",
     "permission": "blue",
-    "warning": "yellow",
+    "warning": "dark_orange3",
     "success": "green",
     "error": "red",
 }
@@ -107,7 +117,7 @@ class _McpTable:
             self._rows.append(
                 (
                     Text(_text(server.get("name"), 60) or "?"),
-                    Text(status, _STATUS_STYLES.get(status, Style(color="yellow"))),
+                    Text(status, _STATUS_STYLES.get(status, Style(color="dark_orange3"))),
                     Text(version, Style(dim=True)),
                     Text(count),
                     Text(detail, Style(color="red") if server.get("error") else Style(dim=True)),
