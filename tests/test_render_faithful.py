@@ -804,6 +804,21 @@ def test_v2_era_types_get_a_real_line(width: int) -> None:
     assert "{" not in out
 
 
+def test_goal_auto_compaction_and_hand_off_read_as_words(width: int) -> None:
+    """active_goal, autocompact_state and turn_handoff_available: a line each, fields as
+    words, no JSON object."""
+    out = render(
+        {"type": "active_goal", "goal": {"text": "Ship the queue migration"}, "uuid": "u1"},
+        {"type": "system", "subtype": "autocompact_state", "enabled": True, "threshold": 0.8},
+        {"type": "turn_handoff_available", "session_id": "s", "target": "web"},
+    )
+    assert out.splitlines() == [
+        "◎ goal: Ship the queue migration",
+        "· auto-compaction · enabled: true · threshold: 0.8",
+        "· turn hand-off available · target: web",
+    ]
+
+
 # -- cosmetics ------------------------------------------------------------------------------------
 
 
