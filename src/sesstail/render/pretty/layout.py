@@ -45,6 +45,15 @@ class Hanging(Fitted):
         self._lines = lines
 
     def fit(self, width: int) -> Text:
+        lines = self._lines
+        style = lines[0][3] if lines else None
+        if all(
+            lead_style == style == line_style and cell_len(lead) + cell_len(line) <= width
+            for lead, lead_style, line, line_style in lines
+        ):
+            # The usual case (a diff's side, all of it fits): one text of one style, which
+            # the frame draws without laying out spans.
+            return Text("\n".join([lead + line for lead, _, line, _ in lines]), style=style or "")
         out = Text()
         for number, (lead, lead_style, line, style) in enumerate(self._lines):
             if number:
