@@ -7,9 +7,12 @@ from __future__ import annotations
 import io
 import json
 import re
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from rich.style import Style
 
 from sesstail.protocol import Message
 from sesstail.render.pretty import PrettyRenderer
@@ -169,7 +172,7 @@ def draw(objs: list[dict[str, Any]], *, label: str | None = None, width: int = 1
 
 
 @pytest.fixture(params=["truecolor", "256", "standard"])
-def color_system(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+def color_system(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Colour forced, as each kind of terminal gets it."""
     system = str(request.param)
     for name in ("NO_COLOR", "FORCE_COLOR", "COLORTERM", "TERM"):
@@ -177,7 +180,39 @@ def color_system(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     if system == "truecolor":
         monkeypatch.setenv("COLORTERM", "truecolor")
     monkeypatch.setenv("TERM", "xterm-256color" if system == "256" else "xterm")
-    return system
+    _forget_rendered_codes()
+    yield system
+    _forget_rendered_codes()  # nor does a later test get this colour system's codes
+
+
+def _forget_rendered_codes() -> None:
+    """Rich keeps a style's escape codes on the style at its first render, whatever colour
+    system asks next (one process has one terminal): so that each colour system is drawn
+    afresh here, the renderers' module-level styles forget theirs."""
+    seen: set[int] = set()
+
+    def forget(value: Any, depth: int = 0) -> None:
+        if id(value) in seen or depth > 3:
+            return
+        seen.add(id(value))
+        if isinstance(value, Style):
+            value._ansi = None
+        elif isinstance(value, dict):
+            for item in value.values():
+                forget(item, depth + 1)
+        elif isinstance(value, tuple | list):
+            for item in value:
+                forget(item, depth + 1)
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith("sesstail.render"):
+            for value in vars(module).values():
+                forget(value)
+    # Styles made by adding two (WARN_BOLD + a stylize) live in rich's caches.
+    for cached in (Style._add, Style.parse):
+        cache_clear = getattr(cached, "cache_clear", None)
+        if cache_clear is not None:
+            cache_clear()
 
 
 # Lines drawn as warnings: close to the rate limit, a turn that needs the user, a prompt
