@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from sesstail.protocol import Message
 from sesstail.render.pretty import PrettyRenderer
 from sesstail.render.pretty.prompts import draw_permission_prompt
+from sesstail.render.pretty.text import clock_time
 from sesstail.render.pretty.tools import TOOLS
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -755,6 +757,26 @@ def test_rate_limit_allowed_is_not_a_warning() -> None:
         "rate_limit_info": {"status": "rejected", "rateLimitType": "seven_day"},
     }
     assert render(rejected) == "✗ rate limited: weekly limit reached\n"
+
+
+def test_rate_limit_warning_reads_as_words_with_the_day_of_a_later_reset(width: int) -> None:
+    """allowed_warning: the window and the share used in words; a reset on another day
+    names the day (a weekly limit's reset is not this afternoon); one today, the time."""
+    now = time.mktime((2026, 4, 2, 9, 0, 0, 0, 0, -1))  # Thursday 2 April, 09:00 local
+    later = time.mktime((2026, 4, 6, 14, 30, 0, 0, 0, -1))
+    assert clock_time(later, now) == "Mon 6 Apr 14:30"
+    assert clock_time(now + 3600, now) == "10:00"
+    info = {
+        "status": "allowed_warning",
+        "rateLimitType": "seven_day_opus",
+        "utilization": 0.91,
+        "resetsAt": time.time() + 8 * 86400,
+    }
+    out = render({"type": "rate_limit_event", "rate_limit_info": info})
+    words = "⚠ close to the rate limit · 91% of the weekly Opus limit used · resets "
+    assert " ".join(out.split()).startswith(words)
+    assert re.search(r"resets [A-Z][a-z]{2} \d{1,2} [A-Z][a-z]{2} \d\d:\d\d\n$", out)
+    assert max(len(line) for line in out.splitlines()) <= width
 
 
 @pytest.mark.parametrize(

@@ -159,11 +159,17 @@ def count(value: float) -> str:
     return f"{int(value):,}"
 
 
-def clock_time(epoch: float) -> str:
+def clock_time(epoch: float, now: float | None = None) -> str:
+    """A local time as ``14:00`` when it falls today, else with its day (``Thu 2 Apr 14:00``):
+    a weekly limit's reset days away must not read as this afternoon."""
     if epoch > 1e11:  # milliseconds
         epoch /= 1000
     try:
-        return time.strftime("%H:%M", time.localtime(epoch))
+        when = time.localtime(epoch)
+        today = time.localtime(time.time() if now is None else now)
+        if when[:3] == today[:3]:
+            return time.strftime("%H:%M", when)
+        return time.strftime(f"%a {when.tm_mday} %b %H:%M", when)
     except (ValueError, OverflowError, OSError):
         return "?"
 
