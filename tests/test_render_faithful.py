@@ -548,6 +548,32 @@ def test_slash_commands_show_as_commands_and_caveats_are_hidden() -> None:
     assert out.splitlines() == ["", "❯ /review PR 12", "    ⎿ Cost: $0.12"]
 
 
+def test_bash_mode_and_interruptions_are_not_prompts() -> None:
+    """Claude Code's `!` bash mode: the command is the user's (❯ ! cmd), its output sits under
+    it, dim (stderr red), not a prompt; "[Request interrupted by user]" is a note, not words
+    the human typed."""
+    out = render(
+        user("<bash-input>git status</bash-input>"),
+        user("<bash-stdout>On branch main</bash-stdout><bash-stderr>warning: x</bash-stderr>"),
+        user([{"type": "text", "text": "[Request interrupted by user]"}]),
+        user("next please"),
+    )
+    assert out.splitlines() == [
+        "",
+        "❯ ! git status",
+        "    ⎿ On branch main",
+        "      warning: x",
+        "⏹ interrupted by the user",
+        "",
+        "❯ next please",
+    ]
+    coloured = render(
+        user("<bash-stdout></bash-stdout><bash-stderr>fatal</bash-stderr>"), color=True
+    )
+    assert "\x1b[31mfatal" in coloured
+    assert "❯" not in coloured
+
+
 def test_api_error_reply_is_an_error() -> None:
     """An assistant message from the <synthetic> model with error set is drawn as an error."""
     obj = {
