@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import json
 import os
 import pty
 import select
@@ -95,13 +96,15 @@ class Terminal:
 
 
 @contextmanager
-def on_a_terminal(argv: list[str], *, raw: bool = False) -> Iterator[Terminal]:
+def on_a_terminal(
+    argv: list[str], *, raw: bool = False, columns: int = 100, term: str = "dumb"
+) -> Iterator[Terminal]:
     """``sesstail argv…`` with a pseudo-terminal on stdin and stdout. ``raw``: the terminal
     passes input on as it comes, not line by line (a paste arrives in one read)."""
     master, slave = pty.openpty()
     if raw:
         tty.setraw(slave)
-    env = {**os.environ, "CLAUDE_CODE_OAUTH_TOKEN": TOKEN, "COLUMNS": "100"}
+    env = {**os.environ, "CLAUDE_CODE_OAUTH_TOKEN": TOKEN, "COLUMNS": str(columns), "TERM": term}
     proc = subprocess.Popen(
         [sys.executable, "-m", "sesstail", *argv],
         stdin=slave,
@@ -124,12 +127,14 @@ def on_a_terminal(argv: list[str], *, raw: bool = False) -> Iterator[Terminal]:
 
 
 @contextmanager
-def interactive(srv: SessionsServer, *extra: str, raw: bool = False) -> Iterator[Terminal]:
+def interactive(
+    srv: SessionsServer, *extra: str, raw: bool = False, columns: int = 100, term: str = "dumb"
+) -> Iterator[Terminal]:
     argv = [
         *("watch", SESSION, "--interactive", "--color", "never", "--until", "result"),
         *("--base-url", srv.base_url, "--org", ORG, *extra),
     ]
-    with on_a_terminal(argv, raw=raw) as terminal:
+    with on_a_terminal(argv, raw=raw, columns=columns, term=term) as terminal:
         yield terminal
 
 
@@ -147,6 +152,35 @@ def test_a_prompt_the_output_does_not_draw_is_shown_whole_before_the_question(
         before = screen.split(QUESTION, 1)[0]
         assert "PERMISSION REQUESTED" in before
         assert "rm -rf build" in before
+        term.type("a")
+        assert term.finish() == 0
+
+
+LONG_COMMAND = (
+    "cd /srv/app && npm ci && npm run build && npm test -- --runInBand "
+    "&& git add -A && git commit -m 'release' && git push --force origin main"
+)
+
+
+@pytest.mark.parametrize("columns", [120, 60])
+def test_the_banner_before_the_question_is_whole_and_honours_color_never(columns: int) -> None:
+    """Over JSONL, the banner drawn before the question wraps a long command whole at 120
+    and 60 columns, and --color never keeps it free of colour codes."""
+    session = prompt_session()
+    session.messages[:] = [
+        line.replace('"rm -rf build"', json.dumps(LONG_COMMAND)) for line in session.messages
+    ]
+    # A terminal that can draw colour (not dumb), whose width rich takes from COLUMNS.
+    with (
+        serve(session) as srv,
+        interactive(srv, "--json", columns=columns, term="xterm") as term,
+    ):
+        before = term.expect(QUESTION).split(QUESTION, 1)[0]
+        banner = [line for line in before.splitlines() if line.startswith("┃")]
+        inside = "".join(line[2:-2] for line in banner).replace(" ", "")
+        assert LONG_COMMAND.replace(" ", "") in inside
+        assert max(len(line) for line in banner) == columns
+        assert "\x1b[" not in before
         term.type("a")
         assert term.finish() == 0
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from sesstail.protocol import Message
 from sesstail.render.pretty import PrettyRenderer
+from sesstail.render.pretty.text import clock_time
 from sesstail.render.sanitize import clean
 
 RECEIVED_AT = 1_773_630_000.25
@@ -386,7 +387,7 @@ def test_rate_limit_event_line() -> None:
         }
     )
     expected = "⚠ close to the rate limit · 91% of the five-hour limit used · resets "
-    assert expected + time.strftime("%H:%M", time.localtime(reset)) in out
+    assert expected + clock_time(reset) in out
 
 
 def test_task_lines() -> None:

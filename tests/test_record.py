@@ -427,3 +427,31 @@ def test_a_10_mb_transcript_is_drawn_in_under_2_seconds(tmp_path: Path) -> None:
     assert skipped == 0
     assert out.getvalue().count("■ success") > 100
     assert took < 2.0
+
+
+def test_serve_reads_input_files_as_replay_does(tmp_path: Path) -> None:
+    """`serve FILE` takes what replay takes: a UTF-8 BOM and CRLF lines, UTF-16 with or
+    without a BOM; and a line holding a raw U+2028 or U+0085 (valid inside a JSON string)
+    stays one line."""
+    text = _capture().replace("\n", "\r\n")
+    files = {
+        "bom.jsonl": b"\xef\xbb\xbf" + text.encode(),
+        "ps.jsonl": text.encode("utf-16"),
+        "bare.jsonl": text.encode("utf-16-be"),
+    }
+    for name, data in files.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        [served] = load_session_file(path)
+        assert [json.loads(m)["uuid"] for m in served.messages] == ["m0", "m1", "m2"], name
+    prompt = {"type": "user", "uuid": "u1", "message": {"role": "user", "content": "a\u2028b\x85c"}}
+    odd = tmp_path / "odd.jsonl"
+    odd.write_text(json.dumps(prompt, ensure_ascii=False) + "\n", encoding="utf-8")
+    [served] = load_session_file(odd)
+    assert [json.loads(m) for m in served.messages] == [prompt]
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes(b'{"type": "user", "x": "caf\xe9"}\n')
+    from sesstail.errors import UsageError
+
+    with pytest.raises(UsageError, match="not UTF-8 or UTF-16 text"):
+        load_session_file(latin)

@@ -1,7 +1,7 @@
 """Real sessions drawn faithfully (issue 9): prompts, tools, who speaks, footers, narrow terminals.
 
-Every message here is composed to have the shape Claude Code sends; each test draws at 120 and
-at 60 columns where width matters.
+Every message here is composed to have the shape Claude Code sends; every test draws at 120 and
+at 60 columns (the ``width`` fixture, which ``render`` and ``render_live`` follow unless told).
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,13 +18,28 @@ import pytest
 from sesstail.protocol import Message
 from sesstail.render.pretty import PrettyRenderer
 from sesstail.render.pretty.prompts import draw_permission_prompt
+from sesstail.render.pretty.text import clock_time
 from sesstail.render.pretty.tools import TOOLS
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 WIDTHS = pytest.mark.parametrize("width", [120, 60])
+_drawn_at = [120]
 
 
-def render(*objs: dict[str, Any], width: int = 120, color: bool = False) -> str:
+@pytest.fixture(params=[120, 60])
+def width(request: pytest.FixtureRequest) -> int:
+    return int(request.param)
+
+
+@pytest.fixture(autouse=True)
+def _every_test_at_both_widths(width: int) -> Iterator[None]:
+    _drawn_at[0] = width
+    yield
+    _drawn_at[0] = 120
+
+
+def render(*objs: dict[str, Any], width: int | None = None, color: bool = False) -> str:
+    width = width or _drawn_at[0]
     out = io.StringIO()
     renderer = PrettyRenderer(out, color=color, width=width)
     for obj in objs:
@@ -102,6 +119,21 @@ def test_a_plan_is_drawn_as_markdown(width: int) -> None:
     assert "Risk: low" in text
     assert "\\n" not in out
     assert "##" not in out
+
+
+def test_markdown_opening_with_a_list_has_no_blank_line_above(width: int) -> None:
+    """Rich opens a list with a blank line: not under a reply's header, a call, or in a banner."""
+    plan = {"plan": "1. Queue the job\n2. Drop the cron"}
+    assert render(reply({"type": "text", "text": "- one\n- two"})).splitlines() == [
+        "● Claude · claude-sonnet-4-5",
+        "   • one",
+        "   • two",
+    ]
+    assert render(ask("ExitPlanMode", plan)).splitlines()[1:4] == [
+        "┃ ExitPlanMode  plan of 2 lines" + " " * (width - 32) + "┃",
+        "┃  1 Queue the job" + " " * (width - 19) + "┃",
+        "┃  2 Drop the cron" + " " * (width - 19) + "┃",
+    ]
 
 
 @WIDTHS
@@ -207,11 +239,6 @@ def test_each_tool_has_one_entry_in_the_table(name: str) -> None:
         ("Skill", {"skill": "pdf", "args": "report.pdf"}, "  → Skill  pdf  report.pdf"),
         ("WebSearch", {"query": "rich table min_width"}, "  → WebSearch  rich table min_width"),
         (
-            "WebFetch",
-            {"url": "https://docs.example.com/q", "prompt": "What is the retry limit?"},
-            "  → WebFetch  https://docs.example.com/q  What is the retry limit?",
-        ),
-        (
             "NotebookEdit",
             {"notebook_path": "/n/a.ipynb", "cell_id": "c3", "new_source": "x = 1"},
             "  → NotebookEdit  /n/a.ipynb  cell c3",
@@ -219,8 +246,124 @@ def test_each_tool_has_one_entry_in_the_table(name: str) -> None:
     ],
 )
 def test_tool_call_lines(name: str, tool_input: dict[str, Any], line: str) -> None:
-    """Each tool's call line shows its key input, and its remark (WebFetch: the prompt)."""
+    """Each tool's call line shows its key input, and its remark."""
     assert line in render(call(name, tool_input)).splitlines()
+
+
+@pytest.mark.parametrize(
+    ("name", "tool_input", "lines"),
+    [
+        ("Bash", {"command": "npm test", "description": "Run tests"}, ["→ Bash  npm test  Run tests"]),  # noqa: E501
+        ("Read", {"file_path": "/a.py", "offset": 10, "limit": 5}, ["→ Read  /a.py  lines 10–14"]),
+        ("Write", {"file_path": "/a.txt", "content": "a\nb\n"}, ["→ Write  /a.txt  2 lines"]),
+        (
+            "Edit",
+            {"file_path": "/a.py", "old_string": "x = 1", "new_string": "x = 2"},
+            ["→ Edit  /a.py", "    - x = 1", "    + x = 2"],
+        ),
+        (
+            "MultiEdit",
+            {"file_path": "/a.py", "edits": [{"old_string": "a", "new_string": "b"}]},
+            ["→ MultiEdit  /a.py  1 edit", "    - a", "    + b"],
+        ),
+        (
+            "Grep",
+            {"pattern": "charge(", "path": "src", "glob": "*.py"},
+            ["→ Grep  charge(  in src · glob *.py"],
+        ),
+        ("Glob", {"pattern": "**/*.py"}, ["→ Glob  **/*.py"]),
+        (
+            "Task",
+            {"description": "Find callers", "subagent_type": "Explore", "prompt": "Find them"},
+            ["→ Task  Find callers  (Explore)"],
+        ),
+        ("Agent", {"description": "Read docs"}, ["→ Agent  Read docs"]),
+        (
+            "ExitPlanMode",
+            {"plan": "1. Queue the job\n2. Drop the cron"},
+            ["→ ExitPlanMode  plan of 2 lines", "     1 Queue the job", "     2 Drop the cron"],
+        ),
+        (
+            "AskUserQuestion",
+            {"questions": [{"question": "Which queue?", "header": "Q", "options": [{"label": "SQS"}]}]},  # noqa: E501
+            ["→ AskUserQuestion  Which queue?", "    Q: Which queue?", "      1. SQS"],
+        ),
+        (
+            "mcp__github__get_issue",
+            {"owner": "acme", "number": 42},
+            ["→ github · get_issue", "    owner:  acme", "    number: 42"],
+        ),
+        (
+            "FancyNewTool",
+            {"target": "prod", "options": {"dry_run": True}},
+            ["→ FancyNewTool", "    target:  prod", '    options: {"dry_run":true}'],
+        ),
+    ],
+)  # fmt: skip
+def test_each_tool_draws_its_call_at_both_widths(
+    name: str, tool_input: dict[str, Any], lines: list[str]
+) -> None:
+    """The call of every tool issue 9 names (and an MCP and an unknown tool): its line and body."""
+    assert render(call(name, tool_input)).splitlines()[1:] == ["  " + line for line in lines]
+
+
+def test_web_fetch_shows_its_prompt_whole(width: int) -> None:
+    """WebFetch's prompt (what is asked of the page) is shown whole, wrapped, at any width."""
+    prompt = "What is the retry limit of the queue, and how is the backoff between tries computed?"
+    tool_input = {"url": "https://docs.example.com/queues/retry", "prompt": prompt}
+    lines = render(call("WebFetch", tool_input)).splitlines()[1:]
+    assert lines[0] == "  → WebFetch  https://docs.example.com/queues/retry"
+    assert " ".join(line.strip() for line in lines[1:]) == "prompt: " + prompt
+    assert max(len(line) for line in lines) <= width
+
+
+def test_web_search_results_list_titles_and_urls(width: int) -> None:
+    """The WebSearch tool's result (a Links: JSON line) is drawn like the server-side search:
+    how many results, the first titles with their URLs, then what the search found."""
+    links = [{"title": f"Queues part {n}", "url": f"https://q.example/{n}"} for n in range(5)]
+    text = (
+        'Web search results for query: "queue retry"\n\nLinks: '
+        + json.dumps(links)
+        + "\n\nRetries back off exponentially."
+    )
+    out = render(call("WebSearch", {"query": "queue retry"}), result(text))
+    assert out.splitlines()[2:] == [
+        "    ⎿ 5 results",
+        "      Queues part 0  https://q.example/0",
+        "      Queues part 1  https://q.example/1",
+        "      Queues part 2  https://q.example/2",
+        "      … 2 more results",
+        "      Retries back off exponentially.",
+    ]
+    assert "{" not in out
+
+
+def test_wrapped_diff_and_checklist_lines_continue_under_their_text(width: int) -> None:
+    """A diff line or a checklist item too long for the line wraps under its text, never
+    under its sign, so a wrapped diff line cannot pass for an unchanged one."""
+    old = "timeout = 30  # seconds before the worker gives up on the upstream billing API call"
+    edit = {"file_path": "/srv/a.py", "old_string": old, "new_string": old.replace("30", "90")}
+    todo = "Remove the cron job that ran the nightly billing at 02:00 UTC, and its configuration"
+    todos = {"todos": [{"content": todo, "status": "in_progress", "activeForm": "Removing"}]}
+    stream = render(call("Edit", edit), call("TodoWrite", todos, "toolu_T")).splitlines()
+    banner = [line[2:-2].rstrip() for line in render(ask("Edit", edit)).splitlines()]
+    if width == 120:
+        assert "      - " + old in stream
+        assert "      ◐ " + todo in stream
+        assert "- " + old in banner
+        return
+    assert stream[2:4] == [
+        "      - timeout = 30  # seconds before the worker gives up",
+        "        on the upstream billing API call",
+    ]
+    assert stream[-2:] == [
+        "      ◐ Remove the cron job that ran the nightly billing at",
+        "        02:00 UTC, and its configuration",
+    ]
+    assert banner[3:5] == [
+        "- timeout = 30  # seconds before the worker gives up on",
+        "  the upstream billing API call",
+    ]
 
 
 def test_server_side_web_search_and_its_results() -> None:
@@ -387,7 +530,8 @@ def test_system_reminders_in_a_prompt_are_not_the_users_words() -> None:
 
 
 def test_slash_commands_show_as_commands_and_caveats_are_hidden() -> None:
-    """A <command-name> prompt is the slash command; a local-command caveat draws nothing."""
+    """A <command-name> prompt is the slash command; a local-command caveat draws nothing;
+    the command's output sits right under it, with no blank line between."""
     command = (
         "<command-name>/review</command-name>\n<command-message>review</command-message>\n"
         "<command-args>PR 12</command-args>"
@@ -401,8 +545,33 @@ def test_slash_commands_show_as_commands_and_caveats_are_hidden() -> None:
         user(caveat),
         user("<local-command-stdout>Cost: $0.12</local-command-stdout>"),
     )
-    lines = [line for line in out.splitlines() if line]
-    assert lines == ["❯ /review PR 12", "    ⎿ Cost: $0.12"]
+    assert out.splitlines() == ["", "❯ /review PR 12", "    ⎿ Cost: $0.12"]
+
+
+def test_bash_mode_and_interruptions_are_not_prompts() -> None:
+    """Claude Code's `!` bash mode: the command is the user's (❯ ! cmd), its output sits under
+    it, dim (stderr red), not a prompt; "[Request interrupted by user]" is a note, not words
+    the human typed."""
+    out = render(
+        user("<bash-input>git status</bash-input>"),
+        user("<bash-stdout>On branch main</bash-stdout><bash-stderr>warning: x</bash-stderr>"),
+        user([{"type": "text", "text": "[Request interrupted by user]"}]),
+        user("next please"),
+    )
+    assert out.splitlines() == [
+        "",
+        "❯ ! git status",
+        "    ⎿ On branch main",
+        "      warning: x",
+        "⏹ interrupted by the user",
+        "",
+        "❯ next please",
+    ]
+    coloured = render(
+        user("<bash-stdout></bash-stdout><bash-stderr>fatal</bash-stderr>"), color=True
+    )
+    assert "\x1b[31mfatal" in coloured
+    assert "❯" not in coloured
 
 
 def test_api_error_reply_is_an_error() -> None:
@@ -499,7 +668,7 @@ def test_user_prompts_are_never_cut(width: int) -> None:
 # -- footer and system lines ---------------------------------------------------------------------
 
 
-def test_footer_uses_model_usage_cost_usd_terminal_reason_and_denials() -> None:
+def test_footer_uses_model_usage_cost_usd_terminal_reason_and_denials(width: int) -> None:
     """modelUsage sums all models (and lists each), cost_usd stands in, denials are listed."""
     obj = {
         "type": "result",
@@ -522,14 +691,22 @@ def test_footer_uses_model_usage_cost_usd_terminal_reason_and_denials() -> None:
             }
         ],
     }
-    lines = render(obj).splitlines()[1:]
-    assert lines[0] == (
+    lines = render(obj, width=width).splitlines()[1:]
+    totals = [
         "■ success · 1 min 1 s · 1 turn · $0.210 · tokens 2,000 in / 4,000 out"
         " · ended: max turns · 1 permission denial"
-    )
-    assert lines[1] == "  claude-sonnet-4-5 · $0.180 · tokens 1,200 in / 3,400 out"
-    assert lines[2] == "  claude-haiku-4-5 · $0.030 · tokens 800 in / 600 out"
-    assert lines[3] == "  ✗ denied Bash  rm -rf dist"
+    ]
+    if width == 60:  # wrapped, and continued indented
+        totals = [
+            "■ success · 1 min 1 s · 1 turn · $0.210 · tokens 2,000 in",
+            "  / 4,000 out · ended: max turns · 1 permission denial",
+        ]
+    assert lines == [
+        *totals,
+        "  claude-sonnet-4-5 · $0.180 · tokens 1,200 in / 3,400 out",
+        "  claude-haiku-4-5 · $0.030 · tokens 800 in / 600 out",
+        "  ✗ denied Bash  rm -rf dist",
+    ]
 
 
 def test_is_error_with_subtype_success_is_an_error() -> None:
@@ -608,6 +785,26 @@ def test_rate_limit_allowed_is_not_a_warning() -> None:
     assert render(rejected) == "✗ rate limited: weekly limit reached\n"
 
 
+def test_rate_limit_warning_reads_as_words_with_the_day_of_a_later_reset(width: int) -> None:
+    """allowed_warning: the window and the share used in words; a reset on another day
+    names the day (a weekly limit's reset is not this afternoon); one today, the time."""
+    now = time.mktime((2026, 4, 2, 9, 0, 0, 0, 0, -1))  # Thursday 2 April, 09:00 local
+    later = time.mktime((2026, 4, 6, 14, 30, 0, 0, 0, -1))
+    assert clock_time(later, now) == "Mon 6 Apr 14:30"
+    assert clock_time(now + 3600, now) == "10:00"
+    info = {
+        "status": "allowed_warning",
+        "rateLimitType": "seven_day_opus",
+        "utilization": 0.91,
+        "resetsAt": time.time() + 8 * 86400,
+    }
+    out = render({"type": "rate_limit_event", "rate_limit_info": info})
+    words = "⚠ close to the rate limit · 91% of the weekly Opus limit used · resets "
+    assert " ".join(out.split()).startswith(words)
+    assert re.search(r"resets [A-Z][a-z]{2} \d{1,2} [A-Z][a-z]{2} \d\d:\d\d\n$", out)
+    assert max(len(line) for line in out.splitlines()) <= width
+
+
 @pytest.mark.parametrize(
     ("key", "meta"),
     [
@@ -621,7 +818,7 @@ def test_compaction_shows_tokens_before_and_after(key: str, meta: dict[str, Any]
     assert "context compacted · auto · 171,000 → 23,000 tokens" in render(obj)
 
 
-def test_v2_era_types_get_a_real_line() -> None:
+def test_v2_era_types_get_a_real_line(width: int) -> None:
     """env_manager_log, post_turn_summary, informational, conversation_reset: a line each."""
     out = render(
         {
@@ -638,15 +835,36 @@ def test_v2_era_types_get_a_real_line() -> None:
         {"type": "system", "subtype": "informational", "content": "Set model to claude-opus-4-1"},
         {"type": "system", "subtype": "session_state_changed", "state": "requires_action"},
         {"type": "conversation_reset", "new_conversation_id": "conv_02"},
-        width=120,
+        width=width,
     )
     lines = out.splitlines()
-    assert lines[0] == "· environment: Installing deps"
-    assert lines[1] == "◆ turn summary · blocked · Waiting for approval · needs your action"
-    assert lines[2] == "· Set model to claude-opus-4-1"
-    assert lines[3] == "· session requires action"
-    assert "conversation reset · new conversation conv_02" in lines[4]
+    summary = ["◆ turn summary · blocked · Waiting for approval · needs your action"]
+    if width == 60:
+        summary = ["◆ turn summary · blocked · Waiting for approval · needs", "  your action"]
+    assert lines[:-1] == [
+        "· environment: Installing deps",
+        *summary,
+        "· Set model to claude-opus-4-1",
+        "· session requires action",
+    ]
+    assert "conversation reset · new conversation conv_02" in lines[-1]
+    assert len(lines[-1]) == width
     assert "{" not in out
+
+
+def test_goal_auto_compaction_and_hand_off_read_as_words(width: int) -> None:
+    """active_goal, autocompact_state and turn_handoff_available: a line each, fields as
+    words, no JSON object."""
+    out = render(
+        {"type": "active_goal", "goal": {"text": "Ship the queue migration"}, "uuid": "u1"},
+        {"type": "system", "subtype": "autocompact_state", "enabled": True, "threshold": 0.8},
+        {"type": "turn_handoff_available", "session_id": "s", "target": "web"},
+    )
+    assert out.splitlines() == [
+        "◎ goal: Ship the queue migration",
+        "· auto-compaction · enabled: true · threshold: 0.8",
+        "· turn hand-off available · target: web",
+    ]
 
 
 # -- cosmetics ------------------------------------------------------------------------------------
@@ -719,7 +937,8 @@ def screen(output: str) -> list[str]:
     return rows[:-1] if rows[-1] == "" else rows
 
 
-def render_live(*objs: dict[str, Any], width: int = 120) -> str:
+def render_live(*objs: dict[str, Any], width: int | None = None) -> str:
+    width = width or _drawn_at[0]
     out = io.StringIO()
     renderer = PrettyRenderer(out, color=False, width=width, live=True)
     for obj in objs:

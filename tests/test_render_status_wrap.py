@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import io
+import sys
 import time
+from typing import Any
 
 import pytest
+import typer
 
+from sesstail.cli.app import run
+from sesstail.errors import SesstailError
 from sesstail.output import StatusReporter, wrap_words
 from sesstail.secrets import Secret
 
@@ -106,3 +111,34 @@ def test_wide_characters_count_two_columns() -> None:
     lines = wrap_words("漢字 " * 40, 20)
     assert all(len(line) * 2 - line.count(" ") <= 20 for line in lines)
     assert len(lines) > 1
+
+
+@pytest.mark.parametrize("width", [120, 60])
+def test_the_final_error_and_hint_wrap_like_status_lines(width: int, monkeypatch: Any) -> None:
+    """The error a command ends with (and its hint) wraps between words on a terminal, under
+    the text after "sesstail: ", at 120 and 60 columns; into a pipe it stays one line."""
+    message = (
+        "session session_01NopeNopeNope not found (code 4001, session not found; the history "
+        "endpoint does not know it either)"
+    )
+
+    def fail() -> int:
+        raise SesstailError(message, hint="check the id with `sesstail ls`, or the org with --org")
+
+    monkeypatch.setenv("COLUMNS", str(width))
+    for err, wrapped in ((Terminal(), True), (io.StringIO(), False)):
+        monkeypatch.setattr(sys, "stderr", err)
+        with pytest.raises(typer.Exit):
+            run(fail)
+        lines = err.getvalue().splitlines()
+        if not wrapped or width == 120:
+            assert lines[0].startswith("sesstail: error: session session_01Nope")
+        if not wrapped:
+            assert len(lines) == 2
+            continue
+        assert all(len(line) <= width for line in lines), lines
+        continued = [line for line in lines if not line.startswith("sesstail: ")]
+        assert all(line.startswith(" " * 10) and line[10] != " " for line in continued)
+        flat = " ".join(line.strip() for line in lines)
+        assert f"sesstail: error: {message} sesstail: hint: check the id" in flat
+        assert len(lines) == (3 if width == 120 else 5)

@@ -117,9 +117,11 @@ def test_context_bars_shrink_before_numbers_are_cut() -> None:
 @pytest.mark.parametrize("width", [120, 60])
 def test_mcp_status_does_not_split_a_host_and_port(width: int) -> None:
     """A failed server's error keeps '127.0.0.1:5432' on one line at 120 and 60 columns."""
+    github_info = {"name": "github-mcp-server", "version": "0.9.1"}
     response = {
         "mcpServers": [
-            {"name": "github", "status": "connected", "serverInfo": {"name": "gh", "version": "1"}},
+            {"name": "github", "status": "connected", "serverInfo": github_info, "tools": [{}]},
+            {"name": "sentry", "status": "needs-auth", "error": "OAuth sign-in required"},
             {
                 "name": "postgres",
                 "status": "failed",
@@ -128,5 +130,9 @@ def test_mcp_status_does_not_split_a_host_and_port(width: int) -> None:
         ]
     }
     out = draw(mcp_table(response), width)
-    assert "127.0.0.1:5432" in out
-    assert "1 of 2 connected" in out
+    assert re.search(r"(^| )127\.0\.0\.1:5432( |$)", out, re.MULTILINE), out
+    assert "1 of 3 connected" in out
+    assert max(len(line) for line in out.splitlines()) <= width
+    # The version says something whole, or gives way to the detail: never a cut fragment.
+    assert ("github-mcp-server 0.9.1" in out) == (width == 120)
+    assert "…" not in out

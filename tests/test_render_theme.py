@@ -7,9 +7,12 @@ from __future__ import annotations
 import io
 import json
 import re
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from rich.style import Style
 
 from sesstail.protocol import Message
 from sesstail.render.pretty import PrettyRenderer
@@ -169,7 +172,7 @@ def draw(objs: list[dict[str, Any]], *, label: str | None = None, width: int = 1
 
 
 @pytest.fixture(params=["truecolor", "256", "standard"])
-def color_system(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+def color_system(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Colour forced, as each kind of terminal gets it."""
     system = str(request.param)
     for name in ("NO_COLOR", "FORCE_COLOR", "COLORTERM", "TERM"):
@@ -177,8 +180,59 @@ def color_system(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     if system == "truecolor":
         monkeypatch.setenv("COLORTERM", "truecolor")
     monkeypatch.setenv("TERM", "xterm-256color" if system == "256" else "xterm")
-    return system
+    _forget_rendered_codes()
+    yield system
+    _forget_rendered_codes()  # nor does a later test get this colour system's codes
 
+
+def _forget_rendered_codes() -> None:
+    """Rich keeps a style's escape codes on the style at its first render, whatever colour
+    system asks next (one process has one terminal): so that each colour system is drawn
+    afresh here, the renderers' module-level styles forget theirs."""
+    seen: set[int] = set()
+
+    def forget(value: Any, depth: int = 0) -> None:
+        if id(value) in seen or depth > 3:
+            return
+        seen.add(id(value))
+        if isinstance(value, Style):
+            value._ansi = None
+        elif isinstance(value, dict):
+            for item in value.values():
+                forget(item, depth + 1)
+        elif isinstance(value, tuple | list):
+            for item in value:
+                forget(item, depth + 1)
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith("sesstail.render"):
+            for value in vars(module).values():
+                forget(value)
+    # Styles made by adding two (WARN_BOLD + a stylize) live in rich's caches.
+    for cached in (Style._add, Style.parse):
+        cache_clear = getattr(cached, "cache_clear", None)
+        if cache_clear is not None:
+            cache_clear()
+
+
+# Lines drawn as warnings: close to the rate limit, a turn that needs the user, a prompt
+# withdrawn, an API retry, a state change that needs action.
+WARNINGS: list[dict[str, Any]] = [
+    {
+        "type": "rate_limit_event",
+        "rate_limit_info": {"status": "allowed_warning", "rateLimitType": "five_hour"},
+    },
+    {
+        "type": "system",
+        "subtype": "post_turn_summary",
+        "status_category": "blocked",
+        "status_detail": "Waiting for approval",
+        "needs_action": True,
+    },
+    {"type": "control_cancel_request", "request_id": "req_9"},
+    {"type": "system", "subtype": "api_retry", "attempt": 2, "max_retries": 10},
+    {"type": "system", "subtype": "session_state_changed", "state": "requires_action"},
+]
 
 ELEMENTS = {
     "permission banner": [BANNER],
@@ -190,11 +244,19 @@ ELEMENTS = {
 }
 
 
-@pytest.mark.parametrize("element", list(ELEMENTS))
-def test_no_element_uses_a_foreground_that_fades_on_white(color_system: str, element: str) -> None:
-    """The banner, inline code, dim text, todos and gutters, drawn in colour, use no white,
-    yellow or light grey foreground unless on a background of their own."""
-    out = draw(ELEMENTS[element])
+WIDTHS = pytest.mark.parametrize("width", [120, 60])
+
+
+@WIDTHS
+@pytest.mark.parametrize("element", [*ELEMENTS, "warnings"])
+def test_no_element_uses_a_foreground_that_fades_on_white(
+    color_system: str, element: str, width: int
+) -> None:
+    """The banner, inline code, dim text, todos and gutters, drawn in colour at 120 and 60
+    columns, use no white, yellow or light grey foreground unless on a background of their own."""
+    if element == "warnings" and color_system == "standard":
+        pytest.skip("a 16-colour terminal draws a warning in its theme's own yellow")
+    out = draw(ELEMENTS.get(element, WARNINGS), width=width)
     assert "\x1b[" in out  # colour was drawn
     assert fading_runs(out) == []
 
@@ -209,14 +271,17 @@ def test_every_session_label_colour_reads_on_white(color_system: str) -> None:
     assert len(seen) >= 5  # the labels did get several colours
 
 
-def test_banner_title_and_inline_code_carry_their_own_background(color_system: str) -> None:
-    """The two elements drawn on a colour of their own keep it: dark text on yellow for the
-    banner's title, and inline code on its own background."""
-    banner = draw([BANNER])
+@WIDTHS
+def test_banner_title_and_inline_code_carry_their_own_background(
+    color_system: str, width: int
+) -> None:
+    """The two elements drawn on a colour of their own keep it, at 120 and 60 columns: dark
+    text on yellow for the banner's title, and inline code on its own background."""
+    banner = draw([BANNER], width=width)
     title = re.search(r"\x1b\[([0-9;]*)m *PERMISSION REQUESTED", banner)
     assert title is not None
     assert re.search(r"(^|;)(43|48;5;3|48;2;)", title.group(1)), title.group(1)
-    code = draw([INLINE_CODE])
+    code = draw([INLINE_CODE], width=width)
     span = re.search(r"\x1b\[([0-9;]*)mmake test", code)
     assert span is not None
     assert re.search(r"(^|;)(4[0-7]|48;)", span.group(1)), span.group(1)
@@ -231,3 +296,28 @@ def test_the_check_sees_what_fades() -> None:
     assert fading_runs("\x1b[38;2;230;230;230mpale\x1b[0m") == [("#e6e6e6", "pale")]
     assert fading_runs("\x1b[30;43m on yellow \x1b[0m") == []
     assert fading_runs("\x1b[38;5;130mdark orange\x1b[0m \x1b[2mdim\x1b[0m") == []
+
+
+def test_ls_and_mcp_status_colours_read_on_white(color_system: str) -> None:
+    """ls's requires_action (on a background of its own) and mcp-status's needs-auth use no
+    foreground that fades on white."""
+    from rich.console import Console
+
+    from sesstail.render.control_view import mcp_table
+    from sesstail.render.sessions_table import render_sessions
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Terminal()
+    sessions = [{"id": "session_01A", "title": "t", "session_status": "requires_action"}]
+    render_sessions(sessions, out, color=True)
+    assert "\x1b[" in out.getvalue()
+    if color_system != "standard":
+        servers = {"mcpServers": [{"name": "s", "status": "needs-auth"}]}
+        table = io.StringIO()
+        Console(file=table, force_terminal=True, width=60, height=20).print(mcp_table(servers))
+        assert "\x1b[" in table.getvalue()
+        assert fading_runs(table.getvalue()) == []
+    assert fading_runs(out.getvalue()) == []

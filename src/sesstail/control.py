@@ -459,10 +459,13 @@ class TerminalAsker:
     user allows or denies; at the end of input it allows, as a piped demo does.
     """
 
-    def __init__(self, tty_in: int, out: TextIO, *, can_leave: bool = True) -> None:
+    def __init__(
+        self, tty_in: int, out: TextIO, *, can_leave: bool = True, color: bool | None = None
+    ) -> None:
         self.fd = tty_in
         self.out = out
         self.can_leave = can_leave
+        self.color = color  # None: as the terminal and NO_COLOR / FORCE_COLOR say
         self._pending = bytearray()  # typed ahead: a paste of "d⏎not now⏎" is two answers
         self._eof = False
 
@@ -556,7 +559,8 @@ class TerminalAsker:
         from sesstail.output import want_color
         from sesstail.render.pretty.prompts import draw_permission_prompt
 
-        draw_permission_prompt(prompt, self.out, color=want_color("auto", self.out))
+        color = want_color("auto", self.out) if self.color is None else self.color
+        draw_permission_prompt(prompt, self.out, color=color)
         self.out.flush()
 
 
@@ -707,13 +711,17 @@ def follow_interactively(
     options: WatchOptions,
     on_status: Callable[[str, bool], None],
     terminal: int,
+    *,
+    color: bool | None = None,
 ) -> int:
-    """``watch --interactive``: one ``asyncio.run`` of :func:`watch_and_answer`."""
+    """``watch --interactive``: one ``asyncio.run`` of :func:`watch_and_answer`; ``color``:
+    the banner drawn before a question the output did not show (``--color``)."""
     import sys
 
     async def go() -> int:
         stream = SessionStream(settings, on_status)
-        await watch_and_answer(stream, renderer, options, TerminalAsker(terminal, sys.stdout))
+        asker = TerminalAsker(terminal, sys.stdout, color=color)
+        await watch_and_answer(stream, renderer, options, asker)
         return 0
 
     return asyncio.run(go())

@@ -205,18 +205,33 @@ class StatusReporter:
         return time.strftime("%H:%M:%S ")
 
     def _terminal_width(self) -> int | None:
-        """The width to wrap at: only when stderr is a terminal."""
-        try:
-            if not self.err.isatty():
-                return None
-        except (AttributeError, ValueError):
+        return terminal_width(self.err, self.width)
+
+
+def terminal_width(stream: TextIO, width: int | None = None) -> int | None:
+    """The width to wrap status lines at: only when ``stream`` is a terminal."""
+    try:
+        if not stream.isatty():
             return None
-        if self.width is not None:
-            return self.width
-        try:
-            return os.get_terminal_size(self.err.fileno()).columns or None
-        except (AttributeError, OSError, ValueError):
-            return shutil.get_terminal_size().columns
+    except (AttributeError, ValueError):
+        return None
+    if width is not None:
+        return width
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or None
+    except (AttributeError, OSError, ValueError):
+        return shutil.get_terminal_size().columns
+
+
+def wrap_for_terminal(line: str, stream: TextIO) -> str:
+    """A ``sesstail: …`` line (already printable) wrapped between words as a status line is,
+    continuing under the text after ``sesstail: ``, when ``stream`` is a terminal."""
+    head = f"{PROGRAM}: "
+    width = terminal_width(stream)
+    if width is None or not line.startswith(head):
+        return line
+    body = line[len(head) :]
+    return head + ("\n" + " " * len(head)).join(wrap_words(body, width - len(head)))
 
 
 # Narrowest text column a wrapped status line gets, however narrow the terminal.

@@ -7,6 +7,7 @@ request envelopes. See PROTOCOL.md for the contract this follows.
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 import uuid as uuid_module
@@ -471,3 +472,20 @@ def _carries_tool_results(payload: dict[str, Any]) -> bool:
     return isinstance(content, list) and any(
         isinstance(block, dict) and block.get("type") == "tool_result" for block in content
     )
+
+
+def input_encoding(head: bytes) -> tuple[str, int]:
+    """The encoding of a JSONL input from its first (four) bytes, and how many of them are a
+    BOM: UTF-8 with or without a BOM, or UTF-16 (what PowerShell's ``>`` writes) by its BOM
+    or by the NUL bytes ASCII text has in it ("{" is 7B 00 in UTF-16-LE)."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8", 3
+    if head.startswith(codecs.BOM_UTF16_LE):
+        return "utf-16-le", 2
+    if head.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16-be", 2
+    if len(head) >= 4 and head[0] and head[2] and not head[1] and not head[3]:
+        return "utf-16-le", 0
+    if len(head) >= 4 and head[1] and head[3] and not head[0] and not head[2]:
+        return "utf-16-be", 0
+    return "utf-8", 0

@@ -30,7 +30,15 @@ from typing import IO, Any, NamedTuple, TextIO, cast
 
 from sesstail.errors import UsageError
 from sesstail.local.transcript import TranscriptMapper, looks_like_transcript
-from sesstail.protocol import NESTED_TOO_DEEPLY, Message, TypeFilter, encode, loads, shorten
+from sesstail.protocol import (
+    NESTED_TOO_DEEPLY,
+    Message,
+    TypeFilter,
+    encode,
+    input_encoding,
+    loads,
+    shorten,
+)
 from sesstail.watch import MessageSource, Renderer, WatchOptions
 
 # One line at most this long: the stream's own limit for one message (``max_size``).
@@ -164,22 +172,6 @@ def _bytes_of(source: Any) -> IO[bytes] | None:
     return None
 
 
-def _encoding_of(head: bytes) -> tuple[str, int]:
-    """The encoding of an input from its first bytes, and how many of them are a BOM."""
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8", 3
-    if head.startswith(codecs.BOM_UTF16_LE):
-        return "utf-16-le", 2
-    if head.startswith(codecs.BOM_UTF16_BE):
-        return "utf-16-be", 2
-    # No BOM: ASCII text in UTF-16 has every other byte NUL ("{" is 7B 00 in UTF-16-LE).
-    if len(head) >= 4 and head[0] and head[2] and not head[1] and not head[3]:
-        return "utf-16-le", 0
-    if len(head) >= 4 and head[1] and head[3] and not head[0] and not head[2]:
-        return "utf-16-be", 0
-    return "utf-8", 0
-
-
 def _read_head(raw: IO[bytes], size: int) -> bytes:
     head = b""
     while len(head) < size:
@@ -194,7 +186,7 @@ def _decoded_lines(
     raw: IO[bytes], warn: Callable[[str], None], max_line: int
 ) -> Iterator[tuple[int, str]]:
     head = _read_head(raw, 4)
-    encoding, bom = _encoding_of(head)
+    encoding, bom = input_encoding(head)
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
     splitter = _LineSplitter(max_line, warn)
     chunks = itertools.chain([head[bom:]], iter(lambda: raw.read(_CHUNK), b""))

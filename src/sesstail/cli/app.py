@@ -111,11 +111,12 @@ app = _Typer(**_APP_SETTINGS)
 
 def _say(text: str) -> None:
     # Errors can quote remote text (a close reason, an error answer): escaped like the rest,
-    # on one line, tokens scrubbed (output.printable_line).
-    from sesstail.output import printable_line
+    # on one line, tokens scrubbed (output.printable_line); on a terminal wrapped between
+    # words like a status line.
+    from sesstail.output import printable_line, wrap_for_terminal
 
     try:
-        sys.stderr.write(printable_line(text) + "\n")
+        sys.stderr.write(wrap_for_terminal(printable_line(text), sys.stderr) + "\n")
         sys.stderr.flush()
     except (BrokenPipeError, ValueError):
         pass

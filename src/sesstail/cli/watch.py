@@ -204,7 +204,10 @@ def watch_command(
 
             terminal = require_terminal()
             renderer = build_renderer(display, out_format)
-            return follow_interactively(settings, renderer, options, reporter, terminal)
+            color = want_color(display.color.value, sys.stdout)
+            return follow_interactively(
+                settings, renderer, options, reporter, terminal, color=color
+            )
         return _follow(settings, build_renderer(display, out_format), options, reporter)
 
     run(job, debug=log.debug)

@@ -22,18 +22,28 @@ MIN_BAR_WIDTH = 8
 _STATUS_STYLES = {
     "connected": Style(color="green", bold=True),
     "failed": Style(color="red", bold=True),
-    "needs-auth": Style(color="yellow", bold=True),
-    "pending": Style(color="yellow"),
+    "needs-auth": Style(color="dark_orange3", bold=True),
+    "pending": Style(color="dark_orange3"),
     "disabled": Style(dim=True),
 }
 # Claude Code names its context categories with colour names; anything else cycles these.
-_PALETTE = ("cyan", "magenta", "blue", "green", "yellow", "bright_red", "bright_cyan", "white")
+# No yellow or white: they fade on a light background.
+_PALETTE = (
+    "cyan",
+    "magenta",
+    "blue",
+    "green",
+    "dark_orange3",
+    "bright_red",
+    "bright_cyan",
+    "grey50",
+)
 _NAMED_COLORS = {
     "promptBorder": "bright_black",
     "inactive": "bright_black",
     "claude": "bright_red",
     "permission": "blue",
-    "warning": "yellow",
+    "warning": "dark_orange3",
     "success": "green",
     "error": "red",
 }
@@ -77,45 +87,71 @@ def mcp_table(response: dict[str, Any]) -> RenderableType:
     servers = response.get("mcpServers")
     if not isinstance(servers, list) or not servers:
         return Text("no MCP servers", Style(dim=True))
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    table.add_column("server", style=Style(bold=True))
-    table.add_column("status")
-    table.add_column("version")
-    table.add_column("tools", justify="right")
-    rows: list[tuple[Text, ...]] = []
-    for server in servers:
-        if not isinstance(server, dict):
-            continue
-        status = _text(server.get("status"), 30) or "?"
-        info = server.get("serverInfo")
-        version = ""
-        if isinstance(info, dict):
-            version = " ".join(_text(info.get(k), 40) for k in ("name", "version") if info.get(k))
-        tools = server.get("tools")
-        count = str(len(tools)) if isinstance(tools, list) else ""
-        detail = _text(server.get("error"), 200)
-        scope = _text(server.get("scope"), 30)
-        if scope and not detail:
-            detail = f"scope {scope}"
-        rows.append(
-            (
-                Text(_text(server.get("name"), 60) or "?"),
-                Text(status, _STATUS_STYLES.get(status, Style(color="yellow"))),
-                Text(version, Style(dim=True)),
-                Text(count),
-                Text(detail, Style(color="red") if server.get("error") else Style(dim=True)),
+    return _McpTable(servers)
+
+
+class _McpTable:
+    """The MCP servers as a table fitted to the width it is given: a detail wraps between
+    words and is as wide as its longest word (a host:port, a URL), so that none is split;
+    where that leaves too little room, the version column goes first."""
+
+    def __init__(self, servers: list[Any]) -> None:
+        self._servers = servers
+        self._rows: list[tuple[Text, ...]] = []
+        for server in servers:
+            if not isinstance(server, dict):
+                continue
+            status = _text(server.get("status"), 30) or "?"
+            info = server.get("serverInfo")
+            version = ""
+            if isinstance(info, dict):
+                version = " ".join(
+                    _text(info.get(k), 40) for k in ("name", "version") if info.get(k)
+                )
+            tools = server.get("tools")
+            count = str(len(tools)) if isinstance(tools, list) else ""
+            detail = _text(server.get("error"), 200)
+            scope = _text(server.get("scope"), 30)
+            if scope and not detail:
+                detail = f"scope {scope}"
+            self._rows.append(
+                (
+                    Text(_text(server.get("name"), 60) or "?"),
+                    Text(status, _STATUS_STYLES.get(status, Style(color="dark_orange3"))),
+                    Text(version, Style(dim=True)),
+                    Text(count),
+                    Text(detail, Style(color="red") if server.get("error") else Style(dim=True)),
+                )
             )
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        rows = self._rows
+        longest = min(
+            max([len(word) for row in rows for word in row[4].plain.split()], default=0), 40
         )
-    # A detail wraps between words, and is as wide as its longest word (a host:port, a URL)
-    # so that none is split; the version gives way first.
-    longest = max([len(word) for row in rows for word in row[4].plain.split()], default=0)
-    table.columns[2].overflow = "ellipsis"
-    table.add_column("detail", overflow="fold", min_width=min(longest, 40) or None)
-    for row in rows:
-        table.add_row(*row)
-    connected = sum(1 for s in servers if isinstance(s, dict) and s.get("status") == "connected")
-    footer = Text(f"{connected} of {len(servers)} connected", Style(dim=True))
-    return Group(table, footer)
+
+        def column(index: int, heading: str) -> int:
+            return max([len(heading), *(row[index].cell_len for row in rows)])
+
+        # Each column is set off by three blanks (the head's box); the version needs a few
+        # cells to say anything.
+        fixed = column(0, "server") + column(1, "status") + column(3, "tools") + 3 * 3
+        with_version = fixed + min(column(2, "version"), 12) + 3 + longest
+        keep_version = with_version <= options.max_width
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+        table.add_column("server", style=Style(bold=True), no_wrap=True)
+        table.add_column("status", no_wrap=True)
+        if keep_version:
+            table.add_column("version", overflow="ellipsis", no_wrap=True)
+        table.add_column("tools", justify="right", no_wrap=True)
+        table.add_column("detail", overflow="fold", min_width=longest or None)
+        for row in rows:
+            table.add_row(*(row if keep_version else (*row[:2], *row[3:])))
+        connected = sum(
+            1 for s in self._servers if isinstance(s, dict) and s.get("status") == "connected"
+        )
+        yield table
+        yield Text(f"{connected} of {len(self._servers)} connected", Style(dim=True))
 
 
 def _bar(tokens: float, scale: float, style: Style, width: int = BAR_WIDTH) -> Text:

@@ -15,7 +15,9 @@ from rich.text import Text
 from sesstail.render.sanitize import clean
 
 _STATUS_STYLES = {
-    "requires_action": Style(color="yellow", bold=True, reverse=True),
+    # Black on yellow, as the permission banner's title: reverse video would draw the
+    # theme's background colour (white, on a light theme) on yellow.
+    "requires_action": Style(color="grey0", bgcolor="yellow", bold=True),
     "running": Style(color="green", bold=True),
     "idle": Style(),
     "archived": Style(dim=True),

@@ -24,6 +24,7 @@ from sesstail.protocol import (
     control_error,
     control_success,
     encode,
+    input_encoding,
     is_permission_prompt,
     loads,
 )
@@ -147,12 +148,18 @@ def load_session_file(path: Path) -> list[ServedSession]:
     """The sessions a file holds (usually one); usage errors name the file and line."""
     stem = re.sub(r"[^A-Za-z0-9_-]", "_", path.stem)[:100] or "file"
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    # As replay reads it: UTF-8 with or without a BOM, or UTF-16 (PowerShell's `>`).
+    encoding, bom = input_encoding(data[:4])
+    try:
+        text = data[bom:].decode(encoding)
     except UnicodeDecodeError:
-        raise UsageError(f"{path}: not UTF-8 text") from None
-    return parse_session_lines(text.splitlines(), str(path), f"session_{stem}")
+        raise UsageError(f"{path}: not UTF-8 or UTF-16 text") from None
+    # Lines end at LF (a CR before it is JSON whitespace): str.splitlines would also cut at
+    # U+2028 or U+0085, which a JSON string may hold raw.
+    return parse_session_lines(text.split("\n"), str(path), f"session_{stem}")
 
 
 def demo_session() -> ServedSession:

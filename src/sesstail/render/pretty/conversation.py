@@ -30,6 +30,7 @@ from sesstail.render.pretty.text import (
     SUBAGENT_PROMPT_LINES,
     SUMMARY_CHARS,
     THINKING_LINES,
+    WARN,
     Malformed,
     compact_json,
     drop_tagged,
@@ -216,15 +217,21 @@ def is_prompt(obj: dict[str, Any]) -> bool:
     if not isinstance(message, dict) or _not_typed(obj):
         return False
     content = message.get("content")
-    return isinstance(content, str) or (
-        isinstance(content, list)
-        and any(
-            isinstance(b, dict)
-            and b.get("type") == "text"
-            and not field(b, "text").startswith("<system-reminder>")
-            for b in content
-        )
+    if isinstance(content, str):
+        # A command's output belongs under its command, not after a blank line.
+        return not content.startswith(_NOT_TYPED)
+    return isinstance(content, list) and any(
+        isinstance(b, dict)
+        and b.get("type") == "text"
+        and not field(b, "text").startswith(("<system-reminder>", *_NOT_TYPED))
+        for b in content
     )
+
+
+# What the client writes in the user's name: a local command's output (slash or `!` bash),
+# and the note that the user interrupted.
+_NOT_TYPED = ("<local-command-", "<bash-stdout>", "<bash-stderr>", "[Request interrupted by user")
+_INTERRUPTED = ("[Request interrupted by user]", "[Request interrupted by user for tool use]")
 
 
 def _not_typed(obj: dict[str, Any]) -> str:
@@ -306,8 +313,20 @@ def _note_rows(why: str, text: str) -> list[Row]:
 
 
 def _slash_command(text: str) -> list[Row] | None:
-    """``<command-name>`` prompts as the slash command they are; local command output and
-    its caveat dim, not the user's words."""
+    """``<command-name>`` prompts as the slash command they are, ``<bash-input>`` as the
+    ``!`` command; local command output and its caveat dim, not the user's words; the note
+    of an interruption as what it is."""
+    if text.strip(" \t\n") in _INTERRUPTED:
+        return [("", "  ", None, Text("⏹ interrupted by the user", WARN))]
+    bash = tagged(text, "bash-input")
+    if bash is not None:
+        lines, _ = excerpt(bash, 1 << 30, cut=False)
+        line = Text("! ", _COMMAND)
+        line.append("\n".join(lines), BOLD)
+        return [("❯ ", "  ", BOLD, line)]
+    stdout, stderr = tagged(text, "bash-stdout"), tagged(text, "bash-stderr")
+    if stdout is not None or stderr is not None:
+        return _bash_output(stdout or "", stderr or "")
     name = tagged(text, "command-name")
     if name is not None:
         line = Text(one_line(name, 80), _COMMAND)
@@ -331,6 +350,18 @@ def _slash_command(text: str) -> list[Row] | None:
     ):
         return []
     return None
+
+
+def _bash_output(stdout: str, stderr: str) -> list[Row]:
+    """A ``!`` command's output under it: its first lines dim, its stderr in red."""
+    body = Text()
+    for text, style in ((strip_sgr(stdout), DIM), (strip_sgr(stderr), ERROR)):
+        lines, hidden = excerpt(text, RESULT_LINES)
+        if lines:
+            body.append(("\n" if body else "") + "\n".join(lines), style)
+        if hidden:
+            body.append("\n" + more_lines(hidden), DIM)
+    return [("    ⎿ ", "      ", DIM, body if body else Text("(no output)", DIM))]
 
 
 def _result_text(content: Any) -> str:

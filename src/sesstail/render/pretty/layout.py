@@ -10,12 +10,13 @@ half a line; whatever the renderers produce passes through
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Any, TextIO
 
 from rich.cells import cell_len
 from rich.color import ColorSystem
-from rich.console import Console, ConsoleOptions, RenderableType
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.markdown import Markdown
 from rich.segment import Segment
 from rich.style import Style
@@ -29,6 +30,58 @@ class Fitted:
 
     def fit(self, width: int) -> Text:
         raise NotImplementedError
+
+
+class Hanging(Fitted):
+    """Lines each behind a lead (a diff's ``- ``, a checklist's ``☑ ``); a line too long for
+    the width wraps with its continuation under its own text, not under the lead, so that a
+    wrapped diff line cannot pass for an unchanged one. Usable as a row's body and inside a
+    banner alike."""
+
+    __slots__ = ("_lines",)
+
+    def __init__(self, lines: Sequence[tuple[str, Style | None, str, Style | None]]) -> None:
+        # (lead, lead style, text, text style); both already cleaned.
+        self._lines = lines
+
+    def fit(self, width: int) -> Text:
+        lines = self._lines
+        style = lines[0][3] if lines else None
+        if all(
+            lead_style == style == line_style and cell_len(lead) + cell_len(line) <= width
+            for lead, lead_style, line, line_style in lines
+        ):
+            # The usual case (a diff's side, all of it fits): one text of one style, which
+            # the frame draws without laying out spans.
+            return Text("\n".join([lead + line for lead, _, line, _ in lines]), style=style or "")
+        out = Text()
+        for number, (lead, lead_style, line, style) in enumerate(self._lines):
+            if number:
+                out.append("\n")
+            lead_width = cell_len(lead)
+            if lead_width + cell_len(line) <= width:
+                if lead_style == style:  # one span: the same codes as a plain line
+                    out.append(lead + line, style)
+                else:
+                    out.append(lead, lead_style)
+                    out.append(line, style)
+                continue
+            out.append(lead, lead_style)
+            room = max(width - lead_width, 8)
+            for part, piece in enumerate(Text(line, style or "").wrap(_wrap_console(), room)):
+                if part:
+                    out.append("\n" + " " * lead_width, lead_style)
+                out.append_text(piece)
+        return out
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.fit(options.max_width)
+
+
+@cache
+def _wrap_console() -> Console:
+    """The console ``Text.wrap`` asks for; a left-justified wrap never draws on it."""
+    return Console(color_system=None, width=80, highlight=False, markup=False, emoji=False)
 
 
 # One row of a frame: indent of its first line, indent of the others, their style, the body.
@@ -55,8 +108,14 @@ def render_frame(
         if lines is None:
             lines = console.render_lines(drawn, options.update_width(width), pad=False)
         if isinstance(drawn, Markdown):
+            # Rich opens a list or a table with a blank line, and closes every block with
+            # one: under a "● Claude" or a call line, neither is wanted.
             while lines and not "".join(segment.text for segment in lines[-1]).strip():
                 lines.pop()
+            blank = 0
+            while blank < len(lines) and not "".join(s.text for s in lines[blank]).strip():
+                blank += 1
+            del lines[:blank]
         for number, raw_line in enumerate(lines):
             # Word wrap leaves a space at the end of a line, Markdown pads to the width.
             line = rstrip_line(raw_line)

@@ -171,3 +171,25 @@ def _same_drawing(first: Markdown, second: Markdown) -> bool:
 
 
 _markdown = _MarkdownFactory()
+
+
+class Trimmed:
+    """A Markdown without the blank lines rich draws before a list or table and after the
+    last block: for a Markdown inside a banner, where the frame's own trimming cannot reach."""
+
+    __slots__ = ("_markdown",)
+
+    def __init__(self, markdown: Markdown) -> None:
+        self._markdown = markdown
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        lines = [rstrip_line(line) for line in console.render_lines(self._markdown, options)]
+        while lines and not lines[-1]:
+            lines.pop()
+        start = 0
+        while start < len(lines) and not lines[start]:
+            start += 1
+        newline = Segment.line()
+        for line in lines[start:]:
+            yield from line
+            yield newline

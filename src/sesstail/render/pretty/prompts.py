@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from rich import box
 from rich.console import Group, RenderableType
+from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.style import Style
 from rich.text import Text
@@ -25,6 +26,7 @@ from sesstail.render.pretty.layout import (
     render_frame,
     segments_text,
 )
+from sesstail.render.pretty.markdown import Trimmed
 from sesstail.render.pretty.state import Memory
 from sesstail.render.pretty.text import (
     BOLD,
@@ -55,7 +57,10 @@ def permission_banner(request: dict[str, Any], request_id: str) -> Panel:
     name = string(request.get("tool_name")) or "?"
     tool_input = request.get("input")
     parts: list[RenderableType] = [prompt_call_line(name, tool_input)]
-    parts.extend(call_body(name, tool_input, whole=True))
+    parts.extend(
+        Trimmed(part) if isinstance(part, Markdown) else part
+        for part in call_body(name, tool_input, whole=True)
+    )
     for key in _REASONS:
         value = request.get(key)
         if isinstance(value, str) and value:

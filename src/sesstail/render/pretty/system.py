@@ -336,10 +336,21 @@ _QUIET = frozenset({"type", "subtype", "uuid", "session_id"})
 
 
 def _compact(obj: dict[str, Any], title: str) -> list[Row]:
+    """A known type with no shape of its own: its title, then its fields as words
+    (``enabled: true · threshold: 0.8``), a nested value as compact JSON."""
     rest = {k: v for k, v in obj.items() if k not in _QUIET}
     line = Text(title, DIM, no_wrap=True, overflow="ellipsis")
-    if rest:
-        line.append("  " + compact_json(rest, 160), DIM)
+    parts = []
+    for key, value in list(rest.items())[:12]:
+        if isinstance(value, str):
+            shown = one_line(value, 80)
+        elif value is None or isinstance(value, bool | int | float):
+            shown = compact_json(value, 40)
+        else:
+            shown = compact_json(value, 80)
+        parts.append(f"{one_line(str(key), 40)}: {shown}")
+    if parts:
+        line.append(" · " + " · ".join(parts), DIM)
     return [("", "", None, line)]
 
 

@@ -10,6 +10,7 @@ their head and tail, with a count of the lines between). Adding a tool is one en
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from sesstail.render.pretty.layout import Fitted
+from sesstail.render.pretty.layout import Fitted, Hanging
 from sesstail.render.pretty.markdown import prose
 from sesstail.render.pretty.text import (
     BOLD,
@@ -238,9 +239,8 @@ def _search(tool_input: Input) -> CallSummary:
 
 
 def _web_fetch(tool_input: Input) -> CallSummary:
-    return CallSummary(
-        one_line(field(tool_input, "url"), 300), one_line(field(tool_input, "prompt"), 120)
-    )
+    # The prompt (what is asked of the page) goes in the body, where no width cuts it.
+    return CallSummary(one_line(field(tool_input, "url"), 300))
 
 
 def _web_search(tool_input: Input) -> CallSummary:
@@ -296,20 +296,30 @@ def _arguments_only(tool_input: Input) -> CallSummary:
 # -- bodies ---------------------------------------------------------------------------------------
 
 
-def _lines(text: str, style: Style | None, whole: bool, limit: int, sign: str = "") -> Text:
+def _lines(
+    text: str, style: Style | None, whole: bool, limit: int, sign: str = ""
+) -> Text | Hanging:
     """``text`` as lines behind ``sign``: all of them (head and tail when very long) in a
-    prompt, the first ``limit`` in the stream; wrapped, never cut."""
-    body = Text(style=style or "")
+    prompt, the first ``limit`` in the stream; wrapped (behind a sign, under the text, not
+    under the sign), never cut."""
     if whole:
         head, hidden, tail = head_and_tail(text, PROMPT_HEAD_LINES, PROMPT_TAIL_LINES, cut=False)
     else:
         head, hidden = excerpt(text, limit, cut=False)
         tail = []
-    body.append("\n".join(sign + line for line in head))
+    if sign:
+        count = (style + DIM) if style else DIM
+        lines = [(sign, style, line, style) for line in head]
+        if hidden:
+            lines.append((sign, style, more_lines(hidden), count))
+        lines.extend((sign, style, line, style) for line in tail)
+        return Hanging(lines)
+    body = Text(style=style or "")
+    body.append("\n".join(head))
     if hidden:
-        body.append(("\n" if head else "") + sign + more_lines(hidden), DIM)
+        body.append(("\n" if head else "") + more_lines(hidden), DIM)
     if tail:
-        body.append("\n" + "\n".join(sign + line for line in tail))
+        body.append("\n" + "\n".join(tail))
     return body
 
 
@@ -351,10 +361,12 @@ def _notebook_body(tool_input: Input, whole: bool) -> list[RenderableType]:
 
 
 def _web_fetch_body(tool_input: Input, whole: bool) -> list[RenderableType]:
+    """The prompt, wrapped: whole in a permission prompt, its first lines in the stream."""
     prompt = field(tool_input, "prompt")
-    if not whole or not prompt:
+    if not prompt.strip(" \t\n"):
         return []
-    return [Text("prompt: ", BOLD) + Text(clean(prompt))]
+    body = _lines(prompt, None, whole, _VALUE_LINES)
+    return [Text("prompt: ", BOLD) + body if isinstance(body, Text) else body]
 
 
 def _task_body(tool_input: Input, whole: bool) -> list[RenderableType]:
@@ -375,14 +387,13 @@ def _todo_body(tool_input: Input, whole: bool) -> list[RenderableType]:
     todos = tool_input.get("todos")
     if not isinstance(todos, list) or not todos:
         return []
-    checklist = Text()
-    for number_, todo in enumerate(todos):
+    lines = []
+    for todo in todos:
         status = field(todo, "status")
         mark, mark_style, text_style = _TODO_MARKS.get(status, _PENDING)
         content = field(todo, "content") or field(todo, "activeForm") or compact_json(todo, 200)
-        checklist.append(("\n" if number_ else "") + mark, mark_style)
-        checklist.append(one_line(content, 400), text_style)
-    return [checklist]
+        lines.append((mark, mark_style, one_line(content, 400), text_style))
+    return [Hanging(lines)]
 
 
 def _plan_body(tool_input: Input, whole: bool) -> list[RenderableType]:
@@ -464,12 +475,43 @@ def _report_result(text: str) -> str:
     return "\n".join(kept).rstrip(" \t\n")
 
 
+_LINKS = "Links: "
+_SHOWN_LINKS = 3  # and the first lines of the findings, within a result's six lines
+
+
+def _web_search_result(text: str) -> str:
+    """WebSearch's result (``Web search results for query: "…"``, then ``Links: [{title,
+    url}…]`` as one JSON line, then what the search found) as the server-side search's is
+    drawn: how many results and the first titles with their URLs, then the findings. Any
+    other shape is shown as it is."""
+    lines = text.split("\n")
+    for index, line in enumerate(lines[:4]):
+        if not line.startswith(_LINKS):
+            continue
+        try:
+            links = json.loads(line[len(_LINKS) :])
+        except ValueError:
+            return text
+        if not isinstance(links, list) or not all(isinstance(link, dict) for link in links):
+            return text
+        shown = [
+            one_line(field(link, "title") or "(untitled)", 120)
+            + ("  " + one_line(field(link, "url"), 160) if field(link, "url") else "")
+            for link in links[:_SHOWN_LINKS]
+        ]
+        if len(links) > _SHOWN_LINKS:
+            shown.append(f"… {plural(len(links) - _SHOWN_LINKS, 'more result')}")
+        rest = "\n".join(lines[index + 1 :]).strip(" \t\n")
+        return "\n".join([plural(len(links), "result"), *shown, *([rest] if rest else [])])
+    return text
+
+
 _BASH = Tool(_bash)
 _READ = Tool(_path("file_path", _read_remark), result=_read_result)
 _MCP = Tool(_arguments_only, _arguments_body)
 _UNKNOWN = Tool(_arguments_only, _arguments_body)
 _TASK = Tool(_task, _task_body, result=_report_result, report=True)
-_WEB_SEARCH = Tool(_web_search)
+_WEB_SEARCH = Tool(_web_search, result=_web_search_result)
 
 TOOLS: dict[str, Tool] = {
     "Bash": _BASH,
