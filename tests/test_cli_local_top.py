@@ -204,3 +204,81 @@ def test_local_and_remote_sessions_in_one_watch(transcript: TranscriptWriter) ->
         assert any(line.startswith(label) for line in lines), label
     assert "more" in result.stdout  # the local session's new turn
     assert result.stdout.count("■ success") >= 3  # its two turns and the remote result
+
+
+def test_replay_of_a_varied_transcript_draws_no_line_as_json(tmp_path: Path) -> None:
+    """Every kind of line a session writes is drawn as a conversation, hidden as bookkeeping,
+    or (a slash command and its output) drawn as the stream draws them — none falls back to
+    the one-line JSON summary of unknown messages, and a command's colour codes are gone."""
+    path = tmp_path / f"{SESSION_UUID}.jsonl"
+    w = TranscriptWriter(path, SESSION_UUID)
+    w.write({"type": "summary", "summary": "Checkout fix", "leafUuid": str(SESSION_UUID)})
+    w.file_history_snapshot()
+    w.prompt("why does checkout fail?")
+    w.write(w.assistant([{"type": "thinking", "thinking": "Run it first.", "signature": "Eq"}]))
+    call, _ = w.tool_use("Bash", {"command": "npm test", "description": "Run the tests"})
+    w.hook_progress(call)
+    w.write(
+        w.envelope(
+            "progress",
+            data={"type": "bash_progress", "output": "FAIL", "elapsedTimeSeconds": 2},
+            toolUseID="bash-progress-0",
+            parentToolUseID=call,
+        )
+    )
+    w.tool_result(call, "FAIL checkout", {"stdout": "FAIL checkout", "stderr": ""}, is_error=True)
+    w.write({"type": "queue-operation", "operation": "enqueue", "content": "and lint"})
+    w.write(
+        w.envelope(
+            "system",
+            subtype="api_error",
+            level="error",
+            error={"status": 529, "error": {"error": {"message": "Overloaded"}}},
+            retryInMs=1000,
+            retryAttempt=1,
+            maxRetries=10,
+        )
+    )
+    w.local_command("/model", "opus", output="Set model to \x1b[1mopus\x1b[22m")
+    w.reply("Fixed the rounding.")
+    w.write(
+        w.envelope(
+            "system",
+            subtype="stop_hook_summary",
+            hookCount=1,
+            hookInfos=[{"command": "stop.sh"}],
+            hookErrors=[],
+            preventedContinuation=False,
+        )
+    )
+    w.turn_duration(4200)
+    w.write(
+        w.envelope(
+            "system",
+            subtype="compact_boundary",
+            content="Conversation compacted",
+            compactMetadata={"trigger": "auto", "preTokens": 150000},
+        )
+    )
+    w.write(
+        w.envelope(
+            "user",
+            message={"role": "user", "content": "This session is being continued…"},
+            isCompactSummary=True,
+        )
+    )
+    result = CliRunner().invoke(app, ["replay", str(path), "-o", "pretty", "--color", "never"])
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    noise = [
+        line for line in out.splitlines() if line.lstrip(" │").startswith("· ") and "{" in line
+    ]
+    assert noise == []
+    assert "❯ /model opus" in out
+    assert "⎿ Set model to opus" in out
+    assert "\x1b" not in out
+    assert "\\u001b" not in out
+    for drawn in ("why does checkout fail?", "npm test", "Fixed the rounding.", "■ success"):
+        assert drawn in out
+    assert "API retry 1/10" in out
+    assert "context compacted" in out

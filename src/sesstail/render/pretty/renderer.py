@@ -119,6 +119,7 @@ _SYSTEM: dict[str, Handler] = {
     "hook_response": system.hook_response,
     "informational": system.informational,
     "local_command_output": system.local_command_output,
+    "local_command": conversation.local_command,  # a local transcript's (local.transcript)
     "post_turn_summary": system.post_turn_summary,
     "active_goal": system.active_goal,
     "autocompact_state": system.autocompact_state,
