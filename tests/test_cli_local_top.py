@@ -103,6 +103,8 @@ def test_history_of_a_local_session(transcript: TranscriptWriter) -> None:
         ["interrupt", SESSION_UUID],
         ["allow", SESSION_UUID, "perm_1"],
         ["set-model", SESSION_UUID, "opus"],
+        ["send", SESSION_UUID, "hello"],
+        ["send", SESSION_UUID, "hello", "--watch"],
     ],
 )
 def test_a_local_session_has_no_control_channel(
@@ -112,6 +114,14 @@ def test_a_local_session_has_no_control_channel(
     result = CliRunner().invoke(app, args, env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN})
     assert result.exit_code == ExitCode.USAGE
     assert "local session: it has no control channel" in result.stderr
+
+
+def test_a_local_session_has_no_web_page(transcript: TranscriptWriter) -> None:
+    """open <local id>: said plainly (exit 2), not 'invalid session id'."""
+    result = CliRunner().invoke(app, ["open", SESSION_UUID, "--no-browser"])
+    assert result.exit_code == ExitCode.USAGE
+    assert "is a local session: it has no page on claude.ai" in result.stderr
+    assert result.stdout == ""
 
 
 def test_wait_until_result_on_a_local_session_waits_for_the_next_turn(
