@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -146,6 +147,82 @@ def test_wait_until_result_on_a_local_session_waits_for_the_next_turn(
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert json.loads(out)["type"] == "result"
+
+
+def test_wait_until_idle_on_a_local_session(transcript: TranscriptWriter) -> None:
+    """wait --until idle: a session in the middle of a turn is not idle (the wait times out,
+    exit 7); once the turn ends it is, and the turn's end is printed with --json."""
+    transcript.prompt("and the docs")
+    busy = CliRunner().invoke(app, ["wait", SESSION_UUID, "--until", "idle", "--timeout", "1.5"])
+    assert busy.exit_code == ExitCode.TIMEOUT
+
+    def later() -> None:
+        time.sleep(0.6)
+        transcript.reply("Docs updated.")
+        transcript.turn_duration(800)
+
+    threading.Thread(target=later, daemon=True).start()
+    idle = CliRunner().invoke(
+        app, ["wait", SESSION_UUID, "--until", "idle", "--json", "--timeout", "20"]
+    )
+    assert idle.exit_code == 0, idle.stderr
+    assert json.loads(idle.stdout)["result"] == "Docs updated."
+
+
+def test_watch_local_since_and_last_n_then_live_with_a_recording(tmp_path: Path) -> None:
+    """watch PATH --since: what was written since then, then live; -n N: the last N; --record
+    keeps what was shown, each line with its own time."""
+    path = tmp_path / f"{SESSION_UUID}.jsonl"
+    old = TranscriptWriter(path, SESSION_UUID, clock=1_000_000.0)  # long ago
+    old.prompt("an old turn")
+    old.turn_duration(100)
+    recent = TranscriptWriter(path, SESSION_UUID)  # now
+    recent.prompt("a recent turn")
+    recent.reply("Recent reply.")
+    recent.turn_duration(200)
+    lines = path.read_text().splitlines()
+
+    def later() -> None:
+        time.sleep(0.8)
+        recent.prompt("a live turn")
+        recent.turn_duration(300)
+
+    record = tmp_path / "rec.jsonl"
+    threading.Thread(target=later, daemon=True).start()
+    since = CliRunner().invoke(
+        app,
+        [
+            "watch",
+            str(path),
+            "--since",
+            "1h",
+            "--json",
+            "--until",
+            "result",
+            "--record",
+            str(record),
+        ],
+    )
+    assert since.exit_code == 0, since.stderr
+    assert since.stdout.splitlines() == path.read_text().splitlines()[2:]
+    recorded = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [json.dumps(r["message"]) for r in recorded] == [
+        json.dumps(json.loads(line)) for line in since.stdout.splitlines()
+    ]
+    for r in recorded:  # each line's own time, not when it was read
+        stamp = datetime.fromisoformat(r["message"]["timestamp"].replace("Z", "+00:00"))
+        assert r["recorded_at"] == pytest.approx(stamp.timestamp(), abs=0.001)
+
+    def again() -> None:
+        time.sleep(0.8)
+        recent.turn_duration(400)
+
+    threading.Thread(target=again, daemon=True).start()
+    last = CliRunner().invoke(app, ["watch", str(path), "-n", "1", "--json", "--until", "result"])
+    assert last.exit_code == 0, last.stderr
+    everything = path.read_text().splitlines()
+    assert last.stdout.splitlines() == [everything[-2], everything[-1]]
+    assert lines[0] not in last.stdout
 
 
 def test_demo_local_writes_a_transcript_and_follows_it() -> None:
