@@ -369,3 +369,62 @@ def test_replay_of_a_varied_transcript_draws_no_line_as_json(tmp_path: Path) -> 
         assert drawn in out
     assert "API retry 1/10" in out
     assert "context compacted" in out
+
+
+def test_a_failing_hook_is_drawn_with_what_it_said(tmp_path: Path) -> None:
+    """The bookkeeping that is shown because it matters — a Stop hook that failed or stopped
+    the session, a hook's error attachment — reads as a failed hook with its message, not as
+    a JSON summary cut before the error; a session's new title reads as one."""
+    path = tmp_path / f"{SESSION_UUID}.jsonl"
+    w = TranscriptWriter(path, SESSION_UUID)
+    w.prompt("tidy up")
+    w.write(
+        w.envelope(
+            "system",
+            subtype="stop_hook_summary",
+            hookCount=2,
+            hookInfos=[{"command": "~/.claude/hooks/check.sh"}, {"command": "npm run lint"}],
+            hookErrors=["Stop hook error: [npm run lint]: 3 problems (3 errors)"],
+            preventedContinuation=False,
+            stopReason="",
+            hasOutput=True,
+            level="warning",
+        )
+    )
+    w.write(
+        w.envelope(
+            "system",
+            subtype="stop_hook_summary",
+            hookCount=1,
+            hookInfos=[{"command": "guard.sh"}],
+            hookErrors=[],
+            preventedContinuation=True,
+            stopReason="the tests must pass first",
+        )
+    )
+    w.write(
+        w.envelope(
+            "attachment",
+            attachment={
+                "type": "hook_non_blocking_error",
+                "hookName": "PostToolUse:Edit",
+                "hookEvent": "PostToolUse",
+                "stderr": "prettier: command not found",
+                "stdout": "",
+                "exitCode": 127,
+                "toolUseID": "toolu_01x",
+            },
+        )
+    )
+    w.write({"type": "custom-title", "customTitle": "Checkout fix", "sessionId": SESSION_UUID})
+    result = CliRunner().invoke(app, ["replay", str(path), "-o", "pretty", "--color", "never"])
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "{" not in out
+    assert "✗ stop hook failed" in out
+    assert "3 problems (3 errors)" in out
+    assert "✗ stop hook stopped the session" in out
+    assert "the tests must pass first" in out
+    assert "✗ hook PostToolUse:Edit failed (exit 127)" in out
+    assert "prettier: command not found" in out
+    assert "Checkout fix" in out

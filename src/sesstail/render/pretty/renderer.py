@@ -119,7 +119,9 @@ _SYSTEM: dict[str, Handler] = {
     "hook_response": system.hook_response,
     "informational": system.informational,
     "local_command_output": system.local_command_output,
-    "local_command": conversation.local_command,  # a local transcript's (local.transcript)
+    # A local transcript's (sesstail.local.transcript).
+    "local_command": conversation.local_command,
+    "stop_hook_summary": system.stop_hook_summary,
     "post_turn_summary": system.post_turn_summary,
     "active_goal": system.active_goal,
     "autocompact_state": system.autocompact_state,
@@ -133,6 +135,11 @@ def _nothing(memory: Memory, obj: dict[str, Any]) -> list[Row]:
     return []
 
 
+def _attachment(memory: Memory, obj: dict[str, Any]) -> list[Row]:
+    rows = system.hook_attachment(memory, obj)
+    return compact_rows(obj) if rows is None else rows
+
+
 _TYPES: dict[str, Handler] = {
     "assistant": conversation.assistant,
     "user": conversation.user,
@@ -144,6 +151,9 @@ _TYPES: dict[str, Handler] = {
     "control_cancel_request": prompts.control_cancel,
     "control_response": prompts.control_response,
     "env_manager_log": system.env_manager_log,
+    # A local transcript's.
+    "attachment": _attachment,
+    "custom-title": system.custom_title,
     # Seen both as types of their own and as system subtypes.
     "post_turn_summary": system.post_turn_summary,
     "active_goal": system.active_goal,
