@@ -428,3 +428,42 @@ def test_a_failing_hook_is_drawn_with_what_it_said(tmp_path: Path) -> None:
     assert "✗ hook PostToolUse:Edit failed (exit 127)" in out
     assert "prettier: command not found" in out
     assert "Checkout fix" in out
+
+
+def test_bookkeeping_asked_for_reads_as_one_dim_line_each(tmp_path: Path) -> None:
+    """-t naming the bookkeeping (hidden by default) shows each line as what it is — a hook
+    running, Bash running with its last output line, a queued prompt, the summary, a file
+    snapshot, the Stop hooks passing — never as a JSON summary."""
+    path = tmp_path / f"{SESSION_UUID}.jsonl"
+    w = TranscriptWriter(path, SESSION_UUID)
+    w.write({"type": "summary", "summary": "Checkout fix", "leafUuid": SESSION_UUID})
+    w.file_history_snapshot()
+    w.prompt("run it")
+    call, _ = w.tool_use("Bash", {"command": "npm test"})
+    w.hook_progress(call)
+    w.write(
+        w.envelope(
+            "progress",
+            data={"type": "bash_progress", "output": "PASS a\nPASS b", "elapsedTimeSeconds": 3},
+            toolUseID="bash-progress-0",
+            parentToolUseID=call,
+        )
+    )
+    w.write({"type": "queue-operation", "operation": "enqueue", "content": "then lint"})
+    w.write(
+        w.envelope("system", subtype="stop_hook_summary", hookCount=1, hookErrors=[], hookInfos=[])
+    )
+    kinds = ["summary", "file-history-snapshot", "progress", "queue-operation"]
+    args = [f"--type={kind}" for kind in [*kinds, "system/stop_hook_summary"]]
+    result = CliRunner().invoke(
+        app, ["replay", str(path), "-o", "pretty", "--color", "never", *args]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "· summary: Checkout fix",
+        "· file history snapshot (0 files)",
+        "· hook PostToolUse:Edit running: npx prettier --write",
+        "· Bash running 3.0 s: PASS b",
+        "· prompt queue: enqueue then lint",
+        "· stop hooks ok (1 hook)",
+    ]

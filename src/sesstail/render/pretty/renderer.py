@@ -140,6 +140,11 @@ def _attachment(memory: Memory, obj: dict[str, Any]) -> list[Row]:
     return compact_rows(obj) if rows is None else rows
 
 
+def _progress(memory: Memory, obj: dict[str, Any]) -> list[Row]:
+    rows = system.transcript_progress(memory, obj)
+    return compact_rows(obj) if rows is None else rows
+
+
 _TYPES: dict[str, Handler] = {
     "assistant": conversation.assistant,
     "user": conversation.user,
@@ -154,6 +159,10 @@ _TYPES: dict[str, Handler] = {
     # A local transcript's.
     "attachment": _attachment,
     "custom-title": system.custom_title,
+    "progress": _progress,
+    "queue-operation": system.queue_operation,
+    "summary": system.transcript_summary,
+    "file-history-snapshot": system.file_history_snapshot,
     # Seen both as types of their own and as system subtypes.
     "post_turn_summary": system.post_turn_summary,
     "active_goal": system.active_goal,

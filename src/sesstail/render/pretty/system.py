@@ -300,6 +300,57 @@ def hook_attachment(memory: Memory, obj: dict[str, Any]) -> list[Row] | None:
     return hook_response(memory, response)
 
 
+def transcript_progress(memory: Memory, obj: dict[str, Any]) -> list[Row] | None:
+    """A local transcript's hook or Bash ``progress`` line, shown under -v or -t: one dim
+    line; None for other kinds (drawn compactly)."""
+    data = obj.get("data")
+    kind = field(data, "type")
+    if kind == "hook_progress":
+        name = field(data, "hookName") or field(data, "hookEvent") or "hook"
+        line = Text("· hook " + one_line(name, 80) + " running", DIM)
+        command = field(data, "command")
+        if command:
+            line.append(": " + one_line(command, 200), DIM)
+        return _line(line)
+    if kind == "bash_progress":
+        seconds = number(data.get("elapsedTimeSeconds")) if isinstance(data, dict) else None
+        line = Text("· Bash running", DIM)
+        if seconds is not None and 0 <= seconds < 1e9:
+            line.append(" " + duration(seconds), DIM)
+        last = field(data, "output").rstrip().rpartition("\n")[2]
+        if last:
+            line.append(": " + one_line(last, 200), DIM)
+        return _line(line)
+    return None
+
+
+def queue_operation(memory: Memory, obj: dict[str, Any]) -> list[Row]:
+    """A local transcript's ``queue-operation``: a prompt typed while Claude was busy."""
+    operation = field(obj, "operation") or "?"
+    line = Text("· prompt queue: " + one_line(operation, 40), DIM)
+    content = field(obj, "content")
+    if content:
+        line.append(" " + one_line(content, 200), DIM)
+    return _line(line)
+
+
+def transcript_summary(memory: Memory, obj: dict[str, Any]) -> list[Row]:
+    """A local transcript's ``summary`` line (the title /resume lists)."""
+    return _line(Text("· summary: " + one_line(field(obj, "summary"), 200), DIM))
+
+
+def file_history_snapshot(memory: Memory, obj: dict[str, Any]) -> list[Row]:
+    """A local transcript's ``file-history-snapshot``: the files backed up for /rewind."""
+    snapshot = obj.get("snapshot")
+    files = snapshot.get("trackedFileBackups") if isinstance(snapshot, dict) else None
+    text = "· file history snapshot"
+    if obj.get("isSnapshotUpdate") is True:
+        text += " updated"
+    if isinstance(files, dict):
+        text += f" ({plural(len(files), 'file')})"
+    return _line(Text(text, DIM))
+
+
 def custom_title(memory: Memory, obj: dict[str, Any]) -> list[Row]:
     """A local transcript's ``custom-title`` line: the session renamed (``/rename``)."""
     title = field(obj, "customTitle")
