@@ -467,3 +467,17 @@ def test_bookkeeping_asked_for_reads_as_one_dim_line_each(tmp_path: Path) -> Non
         "· prompt queue: enqueue then lint",
         "· stop hooks ok (1 hook)",
     ]
+
+
+def test_replay_verbose_draws_a_transcripts_bookkeeping(tmp_path: Path) -> None:
+    """replay -v, like watch -v: the bookkeeping hidden by default is drawn too."""
+    path = tmp_path / f"{SESSION_UUID}.jsonl"
+    w = TranscriptWriter(path, SESSION_UUID)
+    w.file_history_snapshot()
+    w.prompt("hello")
+    quiet = CliRunner().invoke(app, ["replay", str(path), "-o", "pretty", "--color", "never"])
+    loud = CliRunner().invoke(app, ["replay", str(path), "-o", "pretty", "--color", "never", "-v"])
+    assert quiet.exit_code == loud.exit_code == 0
+    assert "file history snapshot" not in quiet.stdout
+    assert "· file history snapshot (0 files)" in loud.stdout
+    assert "❯ hello" in loud.stdout

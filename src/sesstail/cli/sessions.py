@@ -429,6 +429,14 @@ def replay_command(
     filters: Filters = Filters(),
     until: UntilOpt = None,
     keepalive: KeepaliveOpt = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Also draw a local transcript's bookkeeping lines (snapshots, progress, …).",
+        ),
+    ] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Render a recording (`watch --record`) or a `--json` capture, as `watch` would.
@@ -458,6 +466,7 @@ def replay_command(
                 options,
                 speed=speed if speed is not None else (1.0 if realtime else None),
                 warn=reporter.line,
+                verbose=verbose,
             )
         finally:
             if lines is not sys.stdin:
