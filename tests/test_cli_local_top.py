@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,8 @@ def test_history_of_a_local_session(transcript: TranscriptWriter) -> None:
         ["interrupt", SESSION_UUID],
         ["allow", SESSION_UUID, "perm_1"],
         ["set-model", SESSION_UUID, "opus"],
+        ["send", SESSION_UUID, "hello"],
+        ["send", SESSION_UUID, "hello", "--watch"],
     ],
 )
 def test_a_local_session_has_no_control_channel(
@@ -112,6 +115,14 @@ def test_a_local_session_has_no_control_channel(
     result = CliRunner().invoke(app, args, env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN})
     assert result.exit_code == ExitCode.USAGE
     assert "local session: it has no control channel" in result.stderr
+
+
+def test_a_local_session_has_no_web_page(transcript: TranscriptWriter) -> None:
+    """open <local id>: said plainly (exit 2), not 'invalid session id'."""
+    result = CliRunner().invoke(app, ["open", SESSION_UUID, "--no-browser"])
+    assert result.exit_code == ExitCode.USAGE
+    assert "is a local session: it has no page on claude.ai" in result.stderr
+    assert result.stdout == ""
 
 
 def test_wait_until_result_on_a_local_session_waits_for_the_next_turn(
@@ -136,6 +147,82 @@ def test_wait_until_result_on_a_local_session_waits_for_the_next_turn(
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert json.loads(out)["type"] == "result"
+
+
+def test_wait_until_idle_on_a_local_session(transcript: TranscriptWriter) -> None:
+    """wait --until idle: a session in the middle of a turn is not idle (the wait times out,
+    exit 7); once the turn ends it is, and the turn's end is printed with --json."""
+    transcript.prompt("and the docs")
+    busy = CliRunner().invoke(app, ["wait", SESSION_UUID, "--until", "idle", "--timeout", "1.5"])
+    assert busy.exit_code == ExitCode.TIMEOUT
+
+    def later() -> None:
+        time.sleep(0.6)
+        transcript.reply("Docs updated.")
+        transcript.turn_duration(800)
+
+    threading.Thread(target=later, daemon=True).start()
+    idle = CliRunner().invoke(
+        app, ["wait", SESSION_UUID, "--until", "idle", "--json", "--timeout", "20"]
+    )
+    assert idle.exit_code == 0, idle.stderr
+    assert json.loads(idle.stdout)["result"] == "Docs updated."
+
+
+def test_watch_local_since_and_last_n_then_live_with_a_recording(tmp_path: Path) -> None:
+    """watch PATH --since: what was written since then, then live; -n N: the last N; --record
+    keeps what was shown, each line with its own time."""
+    path = tmp_path / f"{SESSION_UUID}.jsonl"
+    old = TranscriptWriter(path, SESSION_UUID, clock=1_000_000.0)  # long ago
+    old.prompt("an old turn")
+    old.turn_duration(100)
+    recent = TranscriptWriter(path, SESSION_UUID)  # now
+    recent.prompt("a recent turn")
+    recent.reply("Recent reply.")
+    recent.turn_duration(200)
+    lines = path.read_text().splitlines()
+
+    def later() -> None:
+        time.sleep(0.8)
+        recent.prompt("a live turn")
+        recent.turn_duration(300)
+
+    record = tmp_path / "rec.jsonl"
+    threading.Thread(target=later, daemon=True).start()
+    since = CliRunner().invoke(
+        app,
+        [
+            "watch",
+            str(path),
+            "--since",
+            "1h",
+            "--json",
+            "--until",
+            "result",
+            "--record",
+            str(record),
+        ],
+    )
+    assert since.exit_code == 0, since.stderr
+    assert since.stdout.splitlines() == path.read_text().splitlines()[2:]
+    recorded = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [json.dumps(r["message"]) for r in recorded] == [
+        json.dumps(json.loads(line)) for line in since.stdout.splitlines()
+    ]
+    for r in recorded:  # each line's own time, not when it was read
+        stamp = datetime.fromisoformat(r["message"]["timestamp"].replace("Z", "+00:00"))
+        assert r["recorded_at"] == pytest.approx(stamp.timestamp(), abs=0.001)
+
+    def again() -> None:
+        time.sleep(0.8)
+        recent.turn_duration(400)
+
+    threading.Thread(target=again, daemon=True).start()
+    last = CliRunner().invoke(app, ["watch", str(path), "-n", "1", "--json", "--until", "result"])
+    assert last.exit_code == 0, last.stderr
+    everything = path.read_text().splitlines()
+    assert last.stdout.splitlines() == [everything[-2], everything[-1]]
+    assert lines[0] not in last.stdout
 
 
 def test_demo_local_writes_a_transcript_and_follows_it() -> None:
@@ -219,3 +306,193 @@ def test_local_and_remote_sessions_in_one_watch(transcript: TranscriptWriter) ->
         assert any(line.startswith(label) for line in lines), label
     assert "more" in result.stdout  # the local session's new turn
     assert result.stdout.count("■ success") >= 3  # its two turns and the remote result
+
+
+def test_replay_of_a_varied_transcript_draws_no_line_as_json(tmp_path: Path) -> None:
+    """Every kind of line a session writes is drawn as a conversation, hidden as bookkeeping,
+    or (a slash command and its output) drawn as the stream draws them — none falls back to
+    the one-line JSON summary of unknown messages, and a command's colour codes are gone."""
+    path = tmp_path / f"{SESSION_UUID}.jsonl"
+    w = TranscriptWriter(path, SESSION_UUID)
+    w.write({"type": "summary", "summary": "Checkout fix", "leafUuid": str(SESSION_UUID)})
+    w.file_history_snapshot()
+    w.prompt("why does checkout fail?")
+    w.write(w.assistant([{"type": "thinking", "thinking": "Run it first.", "signature": "Eq"}]))
+    call, _ = w.tool_use("Bash", {"command": "npm test", "description": "Run the tests"})
+    w.hook_progress(call)
+    w.write(
+        w.envelope(
+            "progress",
+            data={"type": "bash_progress", "output": "FAIL", "elapsedTimeSeconds": 2},
+            toolUseID="bash-progress-0",
+            parentToolUseID=call,
+        )
+    )
+    w.tool_result(call, "FAIL checkout", {"stdout": "FAIL checkout", "stderr": ""}, is_error=True)
+    w.write({"type": "queue-operation", "operation": "enqueue", "content": "and lint"})
+    w.write(
+        w.envelope(
+            "system",
+            subtype="api_error",
+            level="error",
+            error={"status": 529, "error": {"error": {"message": "Overloaded"}}},
+            retryInMs=1000,
+            retryAttempt=1,
+            maxRetries=10,
+        )
+    )
+    w.local_command("/model", "opus", output="Set model to \x1b[1mopus\x1b[22m")
+    w.reply("Fixed the rounding.")
+    w.write(
+        w.envelope(
+            "system",
+            subtype="stop_hook_summary",
+            hookCount=1,
+            hookInfos=[{"command": "stop.sh"}],
+            hookErrors=[],
+            preventedContinuation=False,
+        )
+    )
+    w.turn_duration(4200)
+    w.write(
+        w.envelope(
+            "system",
+            subtype="compact_boundary",
+            content="Conversation compacted",
+            compactMetadata={"trigger": "auto", "preTokens": 150000},
+        )
+    )
+    w.write(
+        w.envelope(
+            "user",
+            message={"role": "user", "content": "This session is being continued…"},
+            isCompactSummary=True,
+        )
+    )
+    result = CliRunner().invoke(app, ["replay", str(path), "-o", "pretty", "--color", "never"])
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    noise = [
+        line for line in out.splitlines() if line.lstrip(" │").startswith("· ") and "{" in line
+    ]
+    assert noise == []
+    assert "❯ /model opus" in out
+    assert "⎿ Set model to opus" in out
+    assert "\x1b" not in out
+    assert "\\u001b" not in out
+    for drawn in ("why does checkout fail?", "npm test", "Fixed the rounding.", "■ success"):
+        assert drawn in out
+    assert "API retry 1/10" in out
+    assert "context compacted" in out
+
+
+def test_a_failing_hook_is_drawn_with_what_it_said(tmp_path: Path) -> None:
+    """The bookkeeping that is shown because it matters — a Stop hook that failed or stopped
+    the session, a hook's error attachment — reads as a failed hook with its message, not as
+    a JSON summary cut before the error; a session's new title reads as one."""
+    path = tmp_path / f"{SESSION_UUID}.jsonl"
+    w = TranscriptWriter(path, SESSION_UUID)
+    w.prompt("tidy up")
+    w.write(
+        w.envelope(
+            "system",
+            subtype="stop_hook_summary",
+            hookCount=2,
+            hookInfos=[{"command": "~/.claude/hooks/check.sh"}, {"command": "npm run lint"}],
+            hookErrors=["Stop hook error: [npm run lint]: 3 problems (3 errors)"],
+            preventedContinuation=False,
+            stopReason="",
+            hasOutput=True,
+            level="warning",
+        )
+    )
+    w.write(
+        w.envelope(
+            "system",
+            subtype="stop_hook_summary",
+            hookCount=1,
+            hookInfos=[{"command": "guard.sh"}],
+            hookErrors=[],
+            preventedContinuation=True,
+            stopReason="the tests must pass first",
+        )
+    )
+    w.write(
+        w.envelope(
+            "attachment",
+            attachment={
+                "type": "hook_non_blocking_error",
+                "hookName": "PostToolUse:Edit",
+                "hookEvent": "PostToolUse",
+                "stderr": "prettier: command not found",
+                "stdout": "",
+                "exitCode": 127,
+                "toolUseID": "toolu_01x",
+            },
+        )
+    )
+    w.write({"type": "custom-title", "customTitle": "Checkout fix", "sessionId": SESSION_UUID})
+    result = CliRunner().invoke(app, ["replay", str(path), "-o", "pretty", "--color", "never"])
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "{" not in out
+    assert "✗ stop hook failed" in out
+    assert "3 problems (3 errors)" in out
+    assert "✗ stop hook stopped the session" in out
+    assert "the tests must pass first" in out
+    assert "✗ hook PostToolUse:Edit failed (exit 127)" in out
+    assert "prettier: command not found" in out
+    assert "Checkout fix" in out
+
+
+def test_bookkeeping_asked_for_reads_as_one_dim_line_each(tmp_path: Path) -> None:
+    """-t naming the bookkeeping (hidden by default) shows each line as what it is — a hook
+    running, Bash running with its last output line, a queued prompt, the summary, a file
+    snapshot, the Stop hooks passing — never as a JSON summary."""
+    path = tmp_path / f"{SESSION_UUID}.jsonl"
+    w = TranscriptWriter(path, SESSION_UUID)
+    w.write({"type": "summary", "summary": "Checkout fix", "leafUuid": SESSION_UUID})
+    w.file_history_snapshot()
+    w.prompt("run it")
+    call, _ = w.tool_use("Bash", {"command": "npm test"})
+    w.hook_progress(call)
+    w.write(
+        w.envelope(
+            "progress",
+            data={"type": "bash_progress", "output": "PASS a\nPASS b", "elapsedTimeSeconds": 3},
+            toolUseID="bash-progress-0",
+            parentToolUseID=call,
+        )
+    )
+    w.write({"type": "queue-operation", "operation": "enqueue", "content": "then lint"})
+    w.write(
+        w.envelope("system", subtype="stop_hook_summary", hookCount=1, hookErrors=[], hookInfos=[])
+    )
+    kinds = ["summary", "file-history-snapshot", "progress", "queue-operation"]
+    args = [f"--type={kind}" for kind in [*kinds, "system/stop_hook_summary"]]
+    result = CliRunner().invoke(
+        app, ["replay", str(path), "-o", "pretty", "--color", "never", *args]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "· summary: Checkout fix",
+        "· file history snapshot (0 files)",
+        "· hook PostToolUse:Edit running: npx prettier --write",
+        "· Bash running 3.0 s: PASS b",
+        "· prompt queue: enqueue then lint",
+        "· stop hooks ok (1 hook)",
+    ]
+
+
+def test_replay_verbose_draws_a_transcripts_bookkeeping(tmp_path: Path) -> None:
+    """replay -v, like watch -v: the bookkeeping hidden by default is drawn too."""
+    path = tmp_path / f"{SESSION_UUID}.jsonl"
+    w = TranscriptWriter(path, SESSION_UUID)
+    w.file_history_snapshot()
+    w.prompt("hello")
+    quiet = CliRunner().invoke(app, ["replay", str(path), "-o", "pretty", "--color", "never"])
+    loud = CliRunner().invoke(app, ["replay", str(path), "-o", "pretty", "--color", "never", "-v"])
+    assert quiet.exit_code == loud.exit_code == 0
+    assert "file history snapshot" not in quiet.stdout
+    assert "· file history snapshot (0 files)" in loud.stdout
+    assert "❯ hello" in loud.stdout

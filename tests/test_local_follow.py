@@ -228,6 +228,34 @@ async def test_the_backlog_of_main_and_sub_agent_files_is_merged_by_time(tmp_pat
     assert got == ["first", "second", "sub", "third"]
 
 
+async def test_a_files_own_order_holds_live_when_its_timestamps_go_back(tmp_path: Path) -> None:
+    """Live lines of several files are merged by time, but never reordered within one file:
+    a line whose timestamp is earlier than the one before it (a clock set back, a writer
+    with its own clock) still comes after it, as in the file."""
+    path = tmp_path / "sid.jsonl"
+    main = TranscriptWriter(path, "sid", clock=100.0)
+    agents = tmp_path / "sid" / "subagents"
+    agents.mkdir(parents=True)
+    agent = TranscriptWriter(agents / "agent-c.jsonl", "sid", clock=50.0, agent_id="c")
+    main.prompt("first")  # 101
+    async with Follower(session(path)) as follower:
+        await follower.count(1)
+        late = TranscriptWriter(path, "sid", clock=10.0)
+        lines = [
+            json.dumps(main.envelope("user", message={"role": "user", "content": "second"})),
+            json.dumps(late.envelope("user", message={"role": "user", "content": "third"})),
+        ]
+        sub = agent.envelope("user", message={"role": "user", "content": "sub"})  # 51
+        with path.open("a") as f:  # both in one poll
+            f.write("\n".join(lines) + "\n")
+        agent.write(sub)
+        await follower.count(4)
+        await settle()
+    got = follower.texts()
+    assert got.index("second") < got.index("third")
+    assert sorted(got) == sorted(["first", "second", "third", "sub"])
+
+
 async def test_an_unfinished_line_waits_for_its_newline(tmp_path: Path) -> None:
     """A line being written shows once whole; a last line that stays without a newline is
     taken when it is a whole JSON object."""

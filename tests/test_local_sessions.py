@@ -72,6 +72,23 @@ def test_sessions_are_listed_newest_first_with_title_project_and_size(tmp_path: 
     assert [s["id"] for s in list_local_sessions(root=root, limit=2)] == [B, C]
 
 
+def test_a_session_whose_sub_agent_wrote_last_is_listed_by_that_write(tmp_path: Path) -> None:
+    """The order is the last activity shown: a session whose transcript is older but whose
+    sub-agent is writing now comes before one whose transcript was written in between, and
+    --limit keeps it."""
+    root = tmp_path / "projects"
+    make_session(root, "/home/dev/shop", A, "Long refactor", 1_000_000)
+    make_session(root, "/home/dev/blog", B, "Release notes", 2_000_000)
+    agents = root / "-home-dev-shop" / A / "subagents"
+    agents.mkdir(parents=True)
+    (agents / "agent-x.jsonl").write_text("")
+    os.utime(agents / "agent-x.jsonl", (3_000_000, 3_000_000))
+    sessions = list_local_sessions(root=root)
+    assert [s["id"] for s in sessions] == [A, B]
+    assert sessions[0]["updated_at"] > sessions[1]["updated_at"]
+    assert [s["id"] for s in list_local_sessions(root=root, limit=1)] == [A]
+
+
 def test_a_slash_command_first_is_the_title(tmp_path: Path) -> None:
     """A session started with a slash command is titled by the command and its arguments."""
     path = tmp_path / "projects" / "-p" / f"{A}.jsonl"

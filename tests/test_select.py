@@ -93,6 +93,37 @@ def test_type_warning_silent_for_known_patterns(pattern: str) -> None:
     assert type_warning(pattern) is None
 
 
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "progress",
+        "progress/hook_progress",
+        "progress/bash_progress",
+        "file-history-snapshot",
+        "queue-operation",
+        "summary",
+        "attachment",
+        "system/local_command",
+        "system/stop_hook_summary",
+    ],
+)
+def test_type_warning_silent_for_a_local_transcripts_line_types(pattern: str) -> None:
+    """What the README's Local sessions section tells you to pass to -t is not a typo."""
+    assert type_warning(pattern) is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "read_as"),
+    [("system/turn_duration", "'result'"), ("system/api_error", "'system/api_retry'")],
+)
+def test_type_warning_names_what_a_transcripts_renamed_line_is_read_as(
+    pattern: str, read_as: str
+) -> None:
+    warning = type_warning(pattern)
+    assert warning is not None
+    assert f"read as {read_as}" in warning
+
+
 def test_type_warning_lenient_on_new_subtypes_of_known_types() -> None:
     assert type_warning("system/task_updated") is None
     assert type_warning("result/error_something_new") is None

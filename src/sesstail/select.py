@@ -45,6 +45,18 @@ TOP_LEVEL_TYPES: frozenset[str] = frozenset(
         "session_state_changed",
     }
 )
+# A local session's transcript lines (sesstail.local.transcript), mostly bookkeeping that
+# `-t` brings into view: known, though not listed among the stream's types in a warning.
+TRANSCRIPT_TYPES: frozenset[str] = frozenset(
+    {
+        "progress",
+        "file-history-snapshot",
+        "queue-operation",
+        "summary",
+        "attachment",
+        "custom-title",
+    }
+)
 
 # Subtypes carried at the top level, beside ``type`` (what ``TYPE/SUBTYPE`` patterns match).
 _SUBTYPES: dict[str, frozenset[str]] = {
@@ -69,8 +81,12 @@ _SUBTYPES: dict[str, frozenset[str]] = {
             "turn_handoff_available",
             "conversation_reset",
             "session_state_changed",
+            # A local transcript's.
+            "local_command",
+            "stop_hook_summary",
         }
     ),
+    "progress": frozenset({"hook_progress", "bash_progress"}),
     "result": frozenset(
         {
             "success",
@@ -82,11 +98,17 @@ _SUBTYPES: dict[str, frozenset[str]] = {
     ),
 }
 
+# A local transcript's lines read under the stream's name (sesstail.local.transcript): the
+# transcript's name matches nothing.
+_READ_AS = {"system/turn_duration": "result", "system/api_error": "system/api_retry"}
+
 # Types whose subtype sits inside a field, where ``TYPE/SUBTYPE`` patterns never look.
 _NESTED_SUBTYPE = {"control_request": "request", "control_response": "response"}
 
-KNOWN_TYPES: frozenset[str] = TOP_LEVEL_TYPES | frozenset(
-    f"{kind}/{subtype}" for kind, subtypes in _SUBTYPES.items() for subtype in subtypes
+KNOWN_TYPES: frozenset[str] = (
+    TOP_LEVEL_TYPES
+    | TRANSCRIPT_TYPES
+    | frozenset(f"{kind}/{subtype}" for kind, subtypes in _SUBTYPES.items() for subtype in subtypes)
 )
 
 # A subtype is new far more often than a type: only a near miss (``innit``) is called a typo.
@@ -119,8 +141,13 @@ def type_warning(pattern: str) -> str | None:
     """
     if pattern in KNOWN_TYPES:
         return None
+    if pattern in _READ_AS:
+        return (
+            f"message type pattern {_quote(pattern)} matches nothing: a local transcript's "
+            f"{pattern} lines are read as {_READ_AS[pattern]!r}; use that"
+        )
     kind, slash, subtype = pattern.partition("/")
-    if kind in TOP_LEVEL_TYPES:
+    if kind in TOP_LEVEL_TYPES or kind in TRANSCRIPT_TYPES:
         if kind in _NESTED_SUBTYPE:
             return (
                 f"message type pattern {_quote(pattern)} matches nothing: the subtype of a "

@@ -22,13 +22,13 @@ if TYPE_CHECKING:
 __all__ = ["is_local_target", "local_source", "refuse_local"]
 
 
-def refuse_local(session_id: str, what: str) -> None:
-    """A control command given a local session: a usage error, nothing sent anywhere."""
+def refuse_local(session_id: str, what: str, why: str = "it has no control channel") -> None:
+    """A command for remote sessions given a local one (control requests, ``send``,
+    ``open``): a usage error, nothing sent anywhere."""
     if is_local_target(session_id):
         raise UsageError(
-            f"{session_id[:80]} is a local session: it has no control channel ({what} needs "
-            "a remote session)",
-            hint="`sesstail ls` lists the remote sessions",
+            f"{session_id[:80]} is a local session: {why} ({what} needs a remote session)",
+            hint="`sesstail ls` lists the remote sessions; `sesstail watch` follows a local one",
         )
 
 

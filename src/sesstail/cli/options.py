@@ -223,7 +223,13 @@ RetryDelayOpt = Annotated[
     ),
 ]
 VerboseOpt = Annotated[
-    bool, typer.Option("--verbose", "-v", help="Connection events and skipped frames on stderr.")
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        help="Connection events and skipped frames on stderr; a local transcript's "
+        "bookkeeping lines (snapshots, progress, …) too.",
+    ),
 ]
 QuietOpt = Annotated[
     bool, typer.Option("--quiet", "-q", help="No status lines on stderr; errors only.")

@@ -306,8 +306,10 @@ def open_command(
     def job() -> int:
         from urllib.parse import quote
 
+        from sesstail.cli.local import refuse_local
         from sesstail.protocol import WEB_URL, validate_session_id
 
+        refuse_local(session_id, "a web address", "it has no page on claude.ai")
         url = WEB_URL + quote(validate_session_id(session_id), safe="")
         print(url, flush=True)
         if not no_browser and sys.stdout.isatty() and _has_desktop():
@@ -349,8 +351,10 @@ def send_command(
     def job() -> int:
         import uuid
 
+        from sesstail.cli.local import refuse_local
         from sesstail.output import StatusReporter, want_color
 
+        refuse_local(session_id, "sending a prompt")
         prompt = sys.stdin.read() if text == "-" else text
         if not prompt.strip():
             raise UsageError("the prompt is empty")
@@ -425,6 +429,14 @@ def replay_command(
     filters: Filters = Filters(),
     until: UntilOpt = None,
     keepalive: KeepaliveOpt = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Also draw a local transcript's bookkeeping lines (snapshots, progress, …).",
+        ),
+    ] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Render a recording (`watch --record`) or a `--json` capture, as `watch` would.
@@ -454,6 +466,7 @@ def replay_command(
                 options,
                 speed=speed if speed is not None else (1.0 if realtime else None),
                 warn=reporter.line,
+                verbose=verbose,
             )
         finally:
             if lines is not sys.stdin:

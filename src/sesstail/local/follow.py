@@ -287,10 +287,10 @@ class LocalSession:
             if not finished:
                 await self._pause()
             self._discover(tails, known)
-            lines = [line for tail in tails for line in self._lines_of(tail, final=finished)]
-            if len(tails) > 1:
-                lines.sort(key=lambda line: line.at)  # stable: a file's own order holds
-            for line in lines:
+            # Merged by time, each file in its own order (a timestamp may go back within
+            # a file: a clock set back); a file's lines are read whole before the merge.
+            batches = [list(self._lines_of(tail, final=finished)) for tail in tails]
+            for line in heapq.merge(*batches, key=lambda line: line.at):
                 live = self._message(line, mapper, seen, backfill=False)
                 if live is not None:
                     yield live

@@ -122,17 +122,19 @@ def list_local_sessions(
     the sessions listed are opened."""
     root = projects_dir() if root is None else root
     only = project_dir_name(project) if project is not None else None
-    found: list[tuple[float, str, Path, int]] = []
+    found: list[tuple[float, str, Path, int, int]] = []
     for path in _transcripts(root, only):
         try:
             st = path.stat()
         except OSError:
             continue
-        found.append((st.st_mtime, path.stem, path, st.st_size))
+        # The last write to any of its files: what is shown, and what the order is by.
+        latest, agents = _sub_agents(path, st.st_mtime)
+        found.append((latest, path.stem, path, st.st_size, agents))
     found.sort(key=lambda item: (-item[0], item[1]))
     if limit is not None:
         found = found[: max(limit, 0)]
-    return [_describe(path, mtime, size) for mtime, _, path, size in found]
+    return [_describe(path, latest, size, agents) for latest, _, path, size, agents in found]
 
 
 def _transcripts(root: Path, only: str | None) -> Iterable[Path]:
@@ -158,17 +160,22 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
-def _describe(path: Path, mtime: float, size: int) -> dict[str, Any]:
-    title, cwd = _head(path)
-    agents = subagents_dir(path)
+def _sub_agents(path: Path, mtime: float) -> tuple[float, int]:
+    """The latest write among a transcript (``mtime``) and its sub-agents' files, and how
+    many of those there are (``<session-id>/subagents/agent-*.jsonl``)."""
     count = 0
     try:
-        for entry in os.scandir(agents):
+        for entry in os.scandir(subagents_dir(path)):
             if entry.name.startswith("agent-") and entry.name.endswith(".jsonl"):
                 count += 1
                 mtime = max(mtime, entry.stat().st_mtime)
     except OSError:
         pass
+    return mtime, count
+
+
+def _describe(path: Path, mtime: float, size: int, count: int) -> dict[str, Any]:
+    title, cwd = _head(path)
     return {
         "id": path.stem,
         "title": title,

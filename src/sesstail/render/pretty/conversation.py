@@ -329,20 +329,12 @@ def _slash_command(text: str) -> list[Row] | None:
         return _bash_output(stdout or "", stderr or "")
     name = tagged(text, "command-name")
     if name is not None:
-        line = Text(one_line(name, 80), _COMMAND)
-        args = tagged(text, "command-args")
-        if args and args.strip():
-            line.append(" " + one_line(args, 400))
-        return [("❯ ", "  ", BOLD, line)]
+        return _command_rows(name, tagged(text, "command-args"))
     output = tagged(text, "local-command-stdout")
     if output is None:
         output = tagged(text, "local-command-stderr")
     if output is not None:
-        lines, hidden = excerpt(strip_sgr(output), RESULT_LINES)
-        body = Text("\n".join(lines) or "(no output)", DIM)
-        if hidden:
-            body.append("\n" + more_lines(hidden), DIM)
-        return [("    ⎿ ", "      ", DIM, body)]
+        return _command_output_rows(output)
     caveat = tagged(text, "local-command-caveat")
     if (
         caveat is not None
@@ -362,6 +354,30 @@ def _bash_output(stdout: str, stderr: str) -> list[Row]:
         if hidden:
             body.append("\n" + more_lines(hidden), DIM)
     return [("    ⎿ ", "      ", DIM, body if body else Text("(no output)", DIM))]
+
+
+def local_command(memory: Memory, obj: dict[str, Any]) -> list[Row]:
+    """A local transcript's ``system/local_command`` (``sesstail.local.transcript``): the
+    slash command, or its output, drawn as the stream's ``<command-name>`` prompt is."""
+    command = obj.get("command")
+    if isinstance(command, str) and command.strip():
+        name, _, args = command.strip().partition(" ")
+        return _command_rows(name, args)
+    output = obj.get("output")
+    if isinstance(output, str):
+        return _command_output_rows(output)
+    return []
+
+
+def _command_rows(name: str, args: str | None) -> list[Row]:
+    line = Text(one_line(name, 80), _COMMAND)
+    if args and args.strip():
+        line.append(" " + one_line(args, 400))
+    return [("❯ ", "  ", BOLD, line)]
+
+
+def _command_output_rows(output: str) -> list[Row]:
+    return _bash_output(output, "")
 
 
 def _result_text(content: Any) -> str:

@@ -119,6 +119,9 @@ _SYSTEM: dict[str, Handler] = {
     "hook_response": system.hook_response,
     "informational": system.informational,
     "local_command_output": system.local_command_output,
+    # A local transcript's (sesstail.local.transcript).
+    "local_command": conversation.local_command,
+    "stop_hook_summary": system.stop_hook_summary,
     "post_turn_summary": system.post_turn_summary,
     "active_goal": system.active_goal,
     "autocompact_state": system.autocompact_state,
@@ -132,6 +135,16 @@ def _nothing(memory: Memory, obj: dict[str, Any]) -> list[Row]:
     return []
 
 
+def _attachment(memory: Memory, obj: dict[str, Any]) -> list[Row]:
+    rows = system.hook_attachment(memory, obj)
+    return compact_rows(obj) if rows is None else rows
+
+
+def _progress(memory: Memory, obj: dict[str, Any]) -> list[Row]:
+    rows = system.transcript_progress(memory, obj)
+    return compact_rows(obj) if rows is None else rows
+
+
 _TYPES: dict[str, Handler] = {
     "assistant": conversation.assistant,
     "user": conversation.user,
@@ -143,6 +156,13 @@ _TYPES: dict[str, Handler] = {
     "control_cancel_request": prompts.control_cancel,
     "control_response": prompts.control_response,
     "env_manager_log": system.env_manager_log,
+    # A local transcript's.
+    "attachment": _attachment,
+    "custom-title": system.custom_title,
+    "progress": _progress,
+    "queue-operation": system.queue_operation,
+    "summary": system.transcript_summary,
+    "file-history-snapshot": system.file_history_snapshot,
     # Seen both as types of their own and as system subtypes.
     "post_turn_summary": system.post_turn_summary,
     "active_goal": system.active_goal,

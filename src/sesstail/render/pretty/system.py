@@ -252,6 +252,111 @@ def hook_response(memory: Memory, obj: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def stop_hook_summary(memory: Memory, obj: dict[str, Any]) -> list[Row]:
+    """A local transcript's account of the Stop hooks (hidden when they passed, unless asked
+    for): a failure or a stop with what the hooks said, like a failed ``hook_response``."""
+    raw = obj.get("hookErrors")
+    errors = [e for e in raw if isinstance(e, str)] if isinstance(raw, list) else []
+    stopped = obj.get("preventedContinuation") is True
+    if not errors and not stopped:
+        hooks = number(obj.get("hookCount"))
+        ran = f" ({plural(int(hooks), 'hook')})" if hooks is not None and 0 <= hooks < 1e6 else ""
+        return _line(Text("· stop hooks ok" + ran, DIM))
+    title = "✗ stop hook stopped the session" if stopped else "✗ stop hook failed"
+    rows = _line(Text(title, ERROR_BOLD))
+    said = "\n".join([*errors, field(obj, "stopReason")]).strip()
+    lines, hidden = excerpt(said, RESULT_LINES)
+    if lines:
+        body = Text("\n".join(lines), ERROR)
+        if hidden:
+            body.append("\n" + more_lines(hidden), DIM)
+        rows.append(("    ", "    ", None, body))
+    return rows
+
+
+def hook_attachment(memory: Memory, obj: dict[str, Any]) -> list[Row] | None:
+    """A local transcript's ``attachment`` about a hook (``hook_*``: an error is shown, a
+    success only when asked for), drawn as the stream's ``hook_response``; None for other
+    attachments."""
+    attachment = obj.get("attachment")
+    kind = field(attachment, "type")
+    if not isinstance(attachment, dict) or not kind.startswith("hook_"):
+        return None
+    code = attachment.get("exitCode")
+    blocking = attachment.get("blockingError")
+    said = (
+        field(attachment, "stderr")
+        or field(blocking, "blockingError")
+        or field(attachment, "content")
+        or field(attachment, "stdout")
+    )
+    failed = "error" in kind or bool(number(code))
+    response = {
+        "hook_name": field(attachment, "hookName") or field(attachment, "hookEvent"),
+        "exit_code": code,
+        "outcome": "error" if failed else "",
+        "stderr": said,
+    }
+    return hook_response(memory, response)
+
+
+def transcript_progress(memory: Memory, obj: dict[str, Any]) -> list[Row] | None:
+    """A local transcript's hook or Bash ``progress`` line, shown under -v or -t: one dim
+    line; None for other kinds (drawn compactly)."""
+    data = obj.get("data")
+    kind = field(data, "type")
+    if kind == "hook_progress":
+        name = field(data, "hookName") or field(data, "hookEvent") or "hook"
+        line = Text("· hook " + one_line(name, 80) + " running", DIM)
+        command = field(data, "command")
+        if command:
+            line.append(": " + one_line(command, 200), DIM)
+        return _line(line)
+    if kind == "bash_progress":
+        seconds = number(data.get("elapsedTimeSeconds")) if isinstance(data, dict) else None
+        line = Text("· Bash running", DIM)
+        if seconds is not None and 0 <= seconds < 1e9:
+            line.append(" " + duration(seconds), DIM)
+        last = field(data, "output").rstrip().rpartition("\n")[2]
+        if last:
+            line.append(": " + one_line(last, 200), DIM)
+        return _line(line)
+    return None
+
+
+def queue_operation(memory: Memory, obj: dict[str, Any]) -> list[Row]:
+    """A local transcript's ``queue-operation``: a prompt typed while Claude was busy."""
+    operation = field(obj, "operation") or "?"
+    line = Text("· prompt queue: " + one_line(operation, 40), DIM)
+    content = field(obj, "content")
+    if content:
+        line.append(" " + one_line(content, 200), DIM)
+    return _line(line)
+
+
+def transcript_summary(memory: Memory, obj: dict[str, Any]) -> list[Row]:
+    """A local transcript's ``summary`` line (the title /resume lists)."""
+    return _line(Text("· summary: " + one_line(field(obj, "summary"), 200), DIM))
+
+
+def file_history_snapshot(memory: Memory, obj: dict[str, Any]) -> list[Row]:
+    """A local transcript's ``file-history-snapshot``: the files backed up for /rewind."""
+    snapshot = obj.get("snapshot")
+    files = snapshot.get("trackedFileBackups") if isinstance(snapshot, dict) else None
+    text = "· file history snapshot"
+    if obj.get("isSnapshotUpdate") is True:
+        text += " updated"
+    if isinstance(files, dict):
+        text += f" ({plural(len(files), 'file')})"
+    return _line(Text(text, DIM))
+
+
+def custom_title(memory: Memory, obj: dict[str, Any]) -> list[Row]:
+    """A local transcript's ``custom-title`` line: the session renamed (``/rename``)."""
+    title = field(obj, "customTitle")
+    return _line(Text("· session title: " + one_line(title, 200), DIM)) if title else []
+
+
 def informational(memory: Memory, obj: dict[str, Any]) -> list[Row]:
     text = field(obj, "content") or field(obj, "message") or field(obj, "text")
     if not text:
