@@ -341,12 +341,18 @@ COMMANDS = [
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_help_reads_as_words(command: str) -> None:
-    result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "100"})
+@pytest.mark.parametrize("columns", ["60", "80", "120"])
+def test_help_reads_as_words(command: str, columns: str) -> None:
+    result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": columns})
     assert result.exit_code == 0
     text = result.stdout
-    assert not re.search(r"<(str|int|float|int range|float range|path)>", text)
-    assert "{" not in text.splitlines()[0]  # the usage line: SESSION, not {SESSION}
+    assert not re.search(r"<[a-z ]+>", text)  # <str>, <float range>, …
+    assert not re.search(r"\b(TEXT|INTEGER|FLOAT|BOOLEAN|FILENAME|PATH)\b", text)  # click's
+    usage = text.split("\n\n")[0].split()
+    assert usage[:3] == ["Usage:", "sesstail", command]  # no word broken across lines
+    for piece in usage[3:]:  # SESSION, MODEL, [FILE]...: not {session_id}, model or files
+        assert "{" not in piece, piece
+        assert "|" in piece or piece == piece.upper(), piece
     if "--verbose" not in text:
         assert "implies -v" not in text
 
@@ -359,6 +365,29 @@ def test_a_missing_choice_lists_them_on_one_line() -> None:
     result = CliRunner().invoke(app, ["wait", SESSION])
     assert result.exit_code == ExitCode.USAGE
     assert "Choose from: result, idle, blocked" in result.stderr
+    mode = CliRunner().invoke(app, ["set-permission-mode", SESSION])
+    assert "Choose from: default, acceptEdits, bypassPermissions, plan, dontAsk\n" in mode.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["set-permission-mode", SESSION, "acceptedit"],
+            "'acceptedit' is not one of 'default', 'acceptEdits', 'bypassPermissions', "
+            "'plan', 'dontAsk'; did you mean 'acceptEdits'?",
+        ),
+        (["wait", SESSION, "--until", "reslt"], "; did you mean 'result'?"),
+        (["ls", "--status", "runing"], "; did you mean 'running'?"),
+        (["watch", SESSION, "--api", "v3"], "is not one of 'auto', 'v1', 'v2'."),
+    ],
+)
+def test_a_wrong_choice_names_them_as_spelled_and_the_nearest(
+    args: list[str], expected: str
+) -> None:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == ExitCode.USAGE
+    assert expected in " ".join(result.stderr.split())  # as one line, however wide
 
 
 def test_the_installed_command_accepts_a_bare_timestamps_flag() -> None:

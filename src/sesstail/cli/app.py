@@ -14,6 +14,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 import typer.core
+from typer._types import TyperChoice
 
 from sesstail import __version__
 from sesstail.errors import ExitCode, SesstailError
@@ -46,33 +47,42 @@ class _Group(typer.core.TyperGroup):
         return name, command, optional_values(rest)
 
 
+class _Choice(TyperChoice[Any]):
+    """typer's choice, answering a missing or wrong value with the choices as they are spelled
+    (``acceptEdits``, not the casefolded ``acceptedits`` it matches against) and the nearest
+    one, as the type filters do (``'reslt' is not one of …; did you mean 'result'?``)."""
+
+    def _spelled(self) -> list[str]:
+        return [str(getattr(choice, "value", choice)) for choice in self.choices]
+
+    def get_missing_message(self, param: Any, ctx: Any) -> str:
+        return "Choose from: " + ", ".join(self._spelled())  # typer's: one a line, casefolded
+
+    def get_invalid_choice_message(self, value: Any, ctx: Any) -> str:
+        import difflib
+
+        spelled = self._spelled()
+        text = f"{value!r} is not one of {', '.join(map(repr, spelled))}"
+        folded = {s.casefold(): s for s in spelled}
+        near = difflib.get_close_matches(str(value).casefold(), list(folded), n=1, cutoff=0.6)
+        return text + (f"; did you mean {folded[near[0]]!r}?" if near else ".")
+
+
 class _Command(typer.core.TyperCommand):
-    """A command whose usage line reads as words (``SESSION``, not ``{SESSION}``) and whose
-    missing choice lists the choices on one line."""
+    """A command whose usage line reads as words (``SESSION``, not ``{SESSION}``), whose
+    missing choice lists the choices on one line, and whose wrong choice names the nearest."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if type(param.type) is TyperChoice:
+                param.type = _Choice(param.type.choices, param.type.case_sensitive)
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         return [
             piece[1:-1] if piece.startswith("{") and piece.endswith("}") else piece
             for piece in super().collect_usage_pieces(ctx)
         ]
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        from typer._click.exceptions import MissingParameter
-
-        try:
-            return list(super().parse_args(ctx, args))
-        except MissingParameter as exc:
-            param = exc.param
-            choices = getattr(param.type, "choices", None) if param is not None else None
-            if param is not None and choices and not exc.message:
-                names = ", ".join(str(getattr(c, "value", c)) for c in choices)
-                exc.message = f"Choose from: {names}"
-                if exc.param_hint is None:
-                    exc.param_hint = param.get_error_hint(ctx)
-                if exc.param_type is None:
-                    exc.param_type = param.param_type_name
-                exc.param = None  # its own message would list them again, one per line
-            raise
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])

@@ -327,7 +327,9 @@ def open_command(
 @grouped
 def send_command(
     session_id: SessionArg,
-    text: Annotated[str, typer.Argument(help="The prompt; - reads it from stdin.")],
+    text: Annotated[
+        str, typer.Argument(metavar="PROMPT", help="The prompt; - reads it from stdin.")
+    ],
     watch_flag: Annotated[
         bool, typer.Option("--watch", "-w", help="Then watch the session until that turn ends.")
     ] = False,
