@@ -5,7 +5,9 @@ variables, remote --since, --timestamps short|full, ls into a pipe, the help tex
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -505,6 +507,60 @@ def test_a_pretty_watch_ends_with_a_summary_line() -> None:
     assert pretty.stderr.splitlines()[-1] == "sesstail: 4 messages, 1 turn, $0.01 so far"
     assert "so far" not in quiet.stderr
     assert "so far" not in piped.stderr
+
+
+def test_the_summary_counts_the_turns_the_filters_hide() -> None:
+    with serving(session(4)) as srv:
+        result = watch(srv, "-t", "assistant", "--format", "pretty", "--color", "never")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == "sesstail: 2 messages, 1 turn, $0.01 so far"
+
+
+def test_no_summary_when_the_watch_fails_before_showing_anything() -> None:
+    with serving(session(4)) as srv:
+        result = sesstail(srv, "watch", "session_01Missing", "--format", "pretty", *FAST)
+    assert result.exit_code == ExitCode.NOT_FOUND, result.stderr
+    assert "messages" not in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("sesstail: hint:")
+
+
+@pytest.fixture
+def ctrl_c_reaches_children() -> Iterator[None]:
+    """Children start with SIGINT at its default, as from a shell's foreground (test_cli)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("ctrl_c_reaches_children")
+def test_ctrl_c_ends_a_pretty_watch_with_its_summary_line() -> None:
+    """A real process, a real SIGINT: the summary, then "interrupted", exit 130."""
+    server = SessionsServer([session(4)], speed=0, token=TOKEN, org=ORG)  # stays open
+    with server_thread(server) as srv:
+        argv = [sys.executable, "-m", "sesstail", "watch", SESSION, "--base-url", srv.base_url]
+        argv += ["--org", ORG, "--format", "pretty", "--color", "never", *FAST]
+        proc = subprocess.Popen(
+            argv,
+            env={**os.environ, "CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        seen = ""
+        while "success" not in seen:  # the result's footer: all four drawn
+            line = proc.stdout.readline()
+            assert line, "the watch ended before its result"
+            seen += line
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == ExitCode.INTERRUPTED
+    assert err.splitlines()[-2:] == [
+        "sesstail: 4 messages, 1 turn, $0.01 so far",
+        "sesstail: interrupted",
+    ]
 
 
 def test_a_rule_between_the_history_and_the_live_stream() -> None:
