@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -206,6 +207,20 @@ def test_sesstail_org_and_the_option_that_beats_it() -> None:
     assert beaten.exit_code == 0, beaten.stderr  # --org ORG beat the wrong variable
 
 
+def test_sesstail_api_and_the_option_that_beats_it() -> None:
+    env = {"SESSTAIL_API": "v1"}
+    with serving(session(4)) as srv:
+        from_env = watch(srv, "--json", "-v", env=env)
+    with serving(session(4)) as srv:
+        beaten = watch(srv, "--json", "-v", "--api", "v2", env=env)
+    assert from_env.exit_code == 0, from_env.stderr
+    assert "/v1/sessions/ws/" in from_env.stderr
+    assert "speaking the v2 API" not in from_env.stderr
+    assert beaten.exit_code == 0, beaten.stderr
+    assert "/events/stream" in beaten.stderr
+    assert uuids(from_env.stdout) == uuids(beaten.stdout) == ["m0", "m1", "m2", "m3"]
+
+
 def test_variables_are_listed_in_the_help() -> None:
     result = CliRunner().invoke(app, ["--help"])
     for name in ("SESSTAIL_API", "SESSTAIL_ORG", "SESSTAIL_FORMAT", "SESSTAIL_COLOR"):
@@ -285,6 +300,32 @@ def test_timestamps_full_has_the_date_and_the_zone() -> None:
     assert re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", result.stdout)
 
 
+def test_a_replayed_recording_shows_its_own_old_time(tmp_path: Path) -> None:
+    """Last year's recording shows last year's date, from each message's timestamp, and from
+    the recording time for a message without one; never today's clock."""
+    objs = messages(3)
+    objs[0]["timestamp"] = "2025-03-14T09:10:00Z"
+    objs[1]["timestamp"] = "2025-03-14T09:11:30.250+01:00"
+    lines = [{"recorded_at": 1_741_943_400 + i * 60, "message": m} for i, m in enumerate(objs)]
+    path = tmp_path / "rec.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    args = ["replay", str(path), "--format", "pretty", "--color", "never", "--timestamps"]
+    full = sesstail(None, *args, "full", env={"TZ": "UTC"})
+    short = sesstail(None, *args, env={"TZ": "UTC"})
+    assert full.exit_code == short.exit_code == 0, full.stderr + short.stderr
+    stamps = re.findall(r"^(\S+) ", full.stdout, re.MULTILINE)
+    assert stamps[:3] == [
+        "2025-03-14T09:10:00+00:00",
+        "2025-03-14T08:11:30+00:00",
+        "2025-03-14T09:12:00+00:00",  # recorded_at of the result, which has no timestamp
+    ]
+    assert re.findall(r"^(\d\d:\d\d:\d\d) ", short.stdout, re.MULTILINE)[:3] == [
+        "09:10:00",
+        "08:11:30",
+        "09:12:00",
+    ]
+
+
 def test_timestamps_take_no_other_value() -> None:
     result = sesstail(None, "watch", SESSION, "--timestamps=long")
     assert result.exit_code == ExitCode.USAGE
@@ -293,11 +334,20 @@ def test_timestamps_take_no_other_value() -> None:
 # -- permission modes --------------------------------------------------------------------
 
 
+@APIS
+def test_an_address_without_its_scheme_is_a_session(api: str) -> None:
+    with serving(session(4)) as srv:
+        result = sesstail(srv, "watch", f"claude.ai/code/{SESSION}", "--json", "--api", api, *FAST)
+    assert result.exit_code == 0, result.stderr
+    assert uuids(result.stdout) == ["m0", "m1", "m2", "m3"]
+
+
+@APIS
 @pytest.mark.parametrize(("typed", "sent_as"), [("acceptedits", "acceptEdits"), ("PLAN", "plan")])
-def test_permission_modes_match_in_any_case(typed: str, sent_as: str) -> None:
+def test_permission_modes_match_in_any_case(typed: str, sent_as: str, api: str) -> None:
     server = SessionsServer([session(4)], speed=0, token=TOKEN, org=ORG)
     with server_thread(server) as srv:
-        result = sesstail(srv, "set-permission-mode", SESSION, typed)
+        result = sesstail(srv, "set-permission-mode", SESSION, typed, "--api", api)
         frames = sent(srv, expect=1)
     assert result.exit_code == 0, result.stderr
     assert frames[0]["request"] == {"subtype": "set_permission_mode", "mode": sent_as}
