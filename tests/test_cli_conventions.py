@@ -138,6 +138,30 @@ def test_json_aliases(flags: list[str]) -> None:
     assert uuids(result.stdout) == ["m0", "m1", "m2", "m3"]
 
 
+@pytest.mark.parametrize("flags", [["-o", "json"], ["--output=json"], ["--format", "JSON"]])
+def test_json_aliases_where_there_is_only_json(flags: list[str]) -> None:
+    """ls, wait and the control commands take -o json for their --json, as watch does."""
+    with serving(session(4), session(4, "session_01Other")) as srv:
+        listed = sesstail(srv, "ls", *flags)
+    with server_thread(SessionsServer([session(4)], speed=0, token=TOKEN, org=ORG)) as srv:
+        answer = sesstail(srv, "interrupt", SESSION, *flags)
+    with serving(failing_session()) as srv:
+        waited = sesstail(srv, "wait", SESSION, "--until", "result", "--exit-status", *flags)
+    assert listed.exit_code == answer.exit_code == 0, listed.stderr + answer.stderr
+    assert sorted(json.loads(line)["id"] for line in listed.stdout.splitlines()) == sorted(
+        [SESSION, "session_01Other"]
+    )
+    assert json.loads(answer.stdout)["type"] == "control_response"
+    assert waited.exit_code == 9, waited.stderr
+    assert uuids(waited.stdout) == ["m3"]
+
+
+def test_an_output_alias_takes_only_json() -> None:
+    result = sesstail(None, "ls", "-o", "yaml")
+    assert result.exit_code == ExitCode.USAGE
+    assert "'yaml' is not one of 'json', 'jsonl'" in result.stderr
+
+
 def test_color_always_into_a_pipe_draws_pretty_in_colour() -> None:
     with serving(session(4)) as srv:
         result = watch(srv, "--color", "always")

@@ -47,6 +47,9 @@ class _Group(typer.core.TyperGroup):
         return name, command, optional_values(rest)
 
 
+_OUTPUT_ALIAS = "output_alias"
+
+
 class _Choice(TyperChoice[Any]):
     """typer's choice, answering a missing or wrong value with the choices as they are spelled
     (``acceptEdits``, not the casefolded ``acceptedits`` it matches against) and the nearest
@@ -77,6 +80,32 @@ class _Command(typer.core.TyperCommand):
         for param in self.params:
             if type(param.type) is TyperChoice:
                 param.type = _Choice(param.type.choices, param.type.case_sensitive)
+        self._json_name = self._add_output_alias()
+
+    def _add_output_alias(self) -> str | None:
+        """A command with ``--json`` and no ``--format`` (ls, wait, the control commands,
+        top) also takes kubectl's and stern's ``-o json`` / ``--output json`` / ``--format
+        json`` for it, as watch does."""
+        flags = [getattr(param, "opts", []) for param in self.params]
+        if any("--format" in opts or "-o" in opts for opts in flags):
+            return None
+        where = next((i for i, opts in enumerate(flags) if "--json" in opts), None)
+        if where is None:
+            return None
+        alias = typer.core.TyperOption(
+            param_decls=["--format", "--output", "-o", _OUTPUT_ALIAS],
+            type=_Choice(["json", "jsonl"], case_sensitive=False),
+            metavar="json",
+            help="The same as --json (as kubectl's -o json).",
+        )
+        self.params.insert(where + 1, alias)
+        return self.params[where].name
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        rest = list(super().parse_args(ctx, args))
+        if self._json_name is not None and ctx.params.pop(_OUTPUT_ALIAS, None) is not None:
+            ctx.params[self._json_name] = True
+        return rest
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         return [
