@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -225,15 +225,31 @@ def main_options(
     """Follow a remote Claude Code session live from a terminal."""
 
 
+def _completed_words(env: Mapping[str, str]) -> list[str]:
+    """The words of a command line being completed that precede the word under the cursor
+    (bash: ``COMP_WORDS`` and ``COMP_CWORD``; zsh and fish: ``_TYPER_COMPLETE_ARGS``)."""
+    if "COMP_WORDS" in env:
+        words = env["COMP_WORDS"].split()
+        try:
+            cword = int(env.get("COMP_CWORD", ""))
+        except ValueError:
+            return []
+        return words[1:cword]
+    line = env.get("_TYPER_COMPLETE_ARGS", "")
+    words = line.split()
+    return words[1:] if line.endswith(" ") else words[1:-1]
+
+
 def _app_for(args: list[str]) -> typer.Typer:
     """The app to run ``args`` with: just the command named, when there is one.
 
     typer turns every registered command into a click command on each run, about 20 ms for
     all of them, which `sesstail interrupt` and every other short command would pay.
-    Completion and top-level help need them all.
+    Top-level help needs them all, and so does TAB on the command's own name; TAB after
+    it needs only that command (each TAB is a whole start: 20 ms is a sixth of its budget).
     """
     if os.environ.get("_SESSTAIL_COMPLETE"):
-        return app
+        args = _completed_words(os.environ)
     name = next((arg for arg in args if not arg.startswith("-")), None)
     for info in app.registered_commands:
         command_name = info.name or (info.callback.__name__ if info.callback else None)
