@@ -546,6 +546,19 @@ def test_grep_keeps_the_messages_whose_text_matches(fmt: str) -> None:
         assert "app.py" not in result.stdout
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "pretty"])
+def test_exclude_grep_drops_the_messages_whose_text_matches(fmt: str) -> None:
+    with serving(tool_session()) as srv:
+        result = watch(srv, "--exclude-grep", "passed|import", "--format", fmt, "--color", "never")
+    assert result.exit_code == 0, result.stderr
+    if fmt == "jsonl":
+        assert uuids(result.stdout) == ["m0", "bash", "read", "m1", "m2"]
+    else:
+        assert "pytest -q" in result.stdout
+        assert "3 passed" not in result.stdout
+        assert "import os" not in result.stdout
+
+
 def test_an_invalid_grep_is_a_usage_error() -> None:
     result = sesstail(None, "watch", SESSION, "--grep", "(unclosed")
     assert result.exit_code == ExitCode.USAGE
