@@ -299,6 +299,32 @@ def test_since_takes_a_duration() -> None:
     assert uuids(result.stdout) == [f"m{i}" for i in range(6, 12)]
 
 
+def test_replay_since_keeps_what_was_said_from_then(tmp_path: Path) -> None:
+    """By each message's own time, else its recording time; a message with neither takes the
+    time of the one before it."""
+    objs = messages(5)
+    objs[1]["timestamp"] = "2025-03-14T09:11:00Z"
+    objs[3]["timestamp"] = "2025-03-14T09:13:00Z"
+    recording = tmp_path / "rec.jsonl"
+    recording.write_text(
+        "".join(
+            json.dumps({"recorded_at": 1_741_943_400 + i * 60, "message": m}) + "\n"
+            for i, m in enumerate(objs)  # 09:10, 09:11, 09:12, 09:13, 09:14 UTC
+        ),
+        encoding="utf-8",
+    )
+    capture = tmp_path / "capture.jsonl"
+    capture.write_text("".join(json.dumps(m) + "\n" for m in objs), encoding="utf-8")
+    late = sesstail(None, "replay", str(recording), "--since", "2025-03-14T09:11:30Z", "--json")
+    inherited = sesstail(None, "replay", str(capture), "--since", "2025-03-14T09:12:30Z")
+    recent = sesstail(None, "replay", str(recording), "--since", "10m", "--json")
+    assert late.exit_code == inherited.exit_code == recent.exit_code == 0, late.stderr
+    assert uuids(late.stdout) == ["m2", "m3", "m4"]
+    # m0 has no time and none before it: kept; m2 takes m1's 09:11, m4 takes m3's 09:13.
+    assert uuids(inherited.stdout) == ["m0", "m3", "m4"]
+    assert recent.stdout == ""
+
+
 def test_a_bad_since_is_a_usage_error_before_connecting() -> None:
     result = sesstail(None, "watch", SESSION, "--since", "yesterday-ish")
     assert result.exit_code == ExitCode.USAGE
