@@ -5,13 +5,16 @@ variables, remote --since, --timestamps short|full, ls into a pipe, the help tex
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -135,6 +138,30 @@ def test_json_aliases(flags: list[str]) -> None:
     assert uuids(result.stdout) == ["m0", "m1", "m2", "m3"]
 
 
+@pytest.mark.parametrize("flags", [["-o", "json"], ["--output=json"], ["--format", "JSON"]])
+def test_json_aliases_where_there_is_only_json(flags: list[str]) -> None:
+    """ls, wait and the control commands take -o json for their --json, as watch does."""
+    with serving(session(4), session(4, "session_01Other")) as srv:
+        listed = sesstail(srv, "ls", *flags)
+    with server_thread(SessionsServer([session(4)], speed=0, token=TOKEN, org=ORG)) as srv:
+        answer = sesstail(srv, "interrupt", SESSION, *flags)
+    with serving(failing_session()) as srv:
+        waited = sesstail(srv, "wait", SESSION, "--until", "result", "--exit-status", *flags)
+    assert listed.exit_code == answer.exit_code == 0, listed.stderr + answer.stderr
+    assert sorted(json.loads(line)["id"] for line in listed.stdout.splitlines()) == sorted(
+        [SESSION, "session_01Other"]
+    )
+    assert json.loads(answer.stdout)["type"] == "control_response"
+    assert waited.exit_code == 9, waited.stderr
+    assert uuids(waited.stdout) == ["m3"]
+
+
+def test_an_output_alias_takes_only_json() -> None:
+    result = sesstail(None, "ls", "-o", "yaml")
+    assert result.exit_code == ExitCode.USAGE
+    assert "'yaml' is not one of 'json', 'jsonl'" in result.stderr
+
+
 def test_color_always_into_a_pipe_draws_pretty_in_colour() -> None:
     with serving(session(4)) as srv:
         result = watch(srv, "--color", "always")
@@ -204,6 +231,20 @@ def test_sesstail_org_and_the_option_that_beats_it() -> None:
     assert beaten.exit_code == 0, beaten.stderr  # --org ORG beat the wrong variable
 
 
+def test_sesstail_api_and_the_option_that_beats_it() -> None:
+    env = {"SESSTAIL_API": "v1"}
+    with serving(session(4)) as srv:
+        from_env = watch(srv, "--json", "-v", env=env)
+    with serving(session(4)) as srv:
+        beaten = watch(srv, "--json", "-v", "--api", "v2", env=env)
+    assert from_env.exit_code == 0, from_env.stderr
+    assert "/v1/sessions/ws/" in from_env.stderr
+    assert "speaking the v2 API" not in from_env.stderr
+    assert beaten.exit_code == 0, beaten.stderr
+    assert "/events/stream" in beaten.stderr
+    assert uuids(from_env.stdout) == uuids(beaten.stdout) == ["m0", "m1", "m2", "m3"]
+
+
 def test_variables_are_listed_in_the_help() -> None:
     result = CliRunner().invoke(app, ["--help"])
     for name in ("SESSTAIL_API", "SESSTAIL_ORG", "SESSTAIL_FORMAT", "SESSTAIL_COLOR"):
@@ -258,6 +299,32 @@ def test_since_takes_a_duration() -> None:
     assert uuids(result.stdout) == [f"m{i}" for i in range(6, 12)]
 
 
+def test_replay_since_keeps_what_was_said_from_then(tmp_path: Path) -> None:
+    """By each message's own time, else its recording time; a message with neither takes the
+    time of the one before it."""
+    objs = messages(5)
+    objs[1]["timestamp"] = "2025-03-14T09:11:00Z"
+    objs[3]["timestamp"] = "2025-03-14T09:13:00Z"
+    recording = tmp_path / "rec.jsonl"
+    recording.write_text(
+        "".join(
+            json.dumps({"recorded_at": 1_741_943_400 + i * 60, "message": m}) + "\n"
+            for i, m in enumerate(objs)  # 09:10, 09:11, 09:12, 09:13, 09:14 UTC
+        ),
+        encoding="utf-8",
+    )
+    capture = tmp_path / "capture.jsonl"
+    capture.write_text("".join(json.dumps(m) + "\n" for m in objs), encoding="utf-8")
+    late = sesstail(None, "replay", str(recording), "--since", "2025-03-14T09:11:30Z", "--json")
+    inherited = sesstail(None, "replay", str(capture), "--since", "2025-03-14T09:12:30Z")
+    recent = sesstail(None, "replay", str(recording), "--since", "10m", "--json")
+    assert late.exit_code == inherited.exit_code == recent.exit_code == 0, late.stderr
+    assert uuids(late.stdout) == ["m2", "m3", "m4"]
+    # m0 has no time and none before it: kept; m2 takes m1's 09:11, m4 takes m3's 09:13.
+    assert uuids(inherited.stdout) == ["m0", "m3", "m4"]
+    assert recent.stdout == ""
+
+
 def test_a_bad_since_is_a_usage_error_before_connecting() -> None:
     result = sesstail(None, "watch", SESSION, "--since", "yesterday-ish")
     assert result.exit_code == ExitCode.USAGE
@@ -283,6 +350,32 @@ def test_timestamps_full_has_the_date_and_the_zone() -> None:
     assert re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", result.stdout)
 
 
+def test_a_replayed_recording_shows_its_own_old_time(tmp_path: Path) -> None:
+    """Last year's recording shows last year's date, from each message's timestamp, and from
+    the recording time for a message without one; never today's clock."""
+    objs = messages(3)
+    objs[0]["timestamp"] = "2025-03-14T09:10:00Z"
+    objs[1]["timestamp"] = "2025-03-14T09:11:30.250+01:00"
+    lines = [{"recorded_at": 1_741_943_400 + i * 60, "message": m} for i, m in enumerate(objs)]
+    path = tmp_path / "rec.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    args = ["replay", str(path), "--format", "pretty", "--color", "never", "--timestamps"]
+    full = sesstail(None, *args, "full", env={"TZ": "UTC"})
+    short = sesstail(None, *args, env={"TZ": "UTC"})
+    assert full.exit_code == short.exit_code == 0, full.stderr + short.stderr
+    stamps = re.findall(r"^(\S+) ", full.stdout, re.MULTILINE)
+    assert stamps[:3] == [
+        "2025-03-14T09:10:00+00:00",
+        "2025-03-14T08:11:30+00:00",
+        "2025-03-14T09:12:00+00:00",  # recorded_at of the result, which has no timestamp
+    ]
+    assert re.findall(r"^(\d\d:\d\d:\d\d) ", short.stdout, re.MULTILINE)[:3] == [
+        "09:10:00",
+        "08:11:30",
+        "09:12:00",
+    ]
+
+
 def test_timestamps_take_no_other_value() -> None:
     result = sesstail(None, "watch", SESSION, "--timestamps=long")
     assert result.exit_code == ExitCode.USAGE
@@ -291,11 +384,20 @@ def test_timestamps_take_no_other_value() -> None:
 # -- permission modes --------------------------------------------------------------------
 
 
+@APIS
+def test_an_address_without_its_scheme_is_a_session(api: str) -> None:
+    with serving(session(4)) as srv:
+        result = sesstail(srv, "watch", f"claude.ai/code/{SESSION}", "--json", "--api", api, *FAST)
+    assert result.exit_code == 0, result.stderr
+    assert uuids(result.stdout) == ["m0", "m1", "m2", "m3"]
+
+
+@APIS
 @pytest.mark.parametrize(("typed", "sent_as"), [("acceptedits", "acceptEdits"), ("PLAN", "plan")])
-def test_permission_modes_match_in_any_case(typed: str, sent_as: str) -> None:
+def test_permission_modes_match_in_any_case(typed: str, sent_as: str, api: str) -> None:
     server = SessionsServer([session(4)], speed=0, token=TOKEN, org=ORG)
     with server_thread(server) as srv:
-        result = sesstail(srv, "set-permission-mode", SESSION, typed)
+        result = sesstail(srv, "set-permission-mode", SESSION, typed, "--api", api)
         frames = sent(srv, expect=1)
     assert result.exit_code == 0, result.stderr
     assert frames[0]["request"] == {"subtype": "set_permission_mode", "mode": sent_as}
@@ -341,12 +443,18 @@ COMMANDS = [
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_help_reads_as_words(command: str) -> None:
-    result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "100"})
+@pytest.mark.parametrize("columns", ["60", "80", "120"])
+def test_help_reads_as_words(command: str, columns: str) -> None:
+    result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": columns})
     assert result.exit_code == 0
     text = result.stdout
-    assert not re.search(r"<(str|int|float|int range|float range|path)>", text)
-    assert "{" not in text.splitlines()[0]  # the usage line: SESSION, not {SESSION}
+    assert not re.search(r"<[a-z ]+>", text)  # <str>, <float range>, …
+    assert not re.search(r"\b(TEXT|INTEGER|FLOAT|BOOLEAN|FILENAME|PATH)\b", text)  # click's
+    usage = text.split("\n\n")[0].split()
+    assert usage[:3] == ["Usage:", "sesstail", command]  # no word broken across lines
+    for piece in usage[3:]:  # SESSION, MODEL, [FILE]...: not {session_id}, model or files
+        assert "{" not in piece, piece
+        assert "|" in piece or piece == piece.upper(), piece
     if "--verbose" not in text:
         assert "implies -v" not in text
 
@@ -359,6 +467,29 @@ def test_a_missing_choice_lists_them_on_one_line() -> None:
     result = CliRunner().invoke(app, ["wait", SESSION])
     assert result.exit_code == ExitCode.USAGE
     assert "Choose from: result, idle, blocked" in result.stderr
+    mode = CliRunner().invoke(app, ["set-permission-mode", SESSION])
+    assert "Choose from: default, acceptEdits, bypassPermissions, plan, dontAsk\n" in mode.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["set-permission-mode", SESSION, "acceptedit"],
+            "'acceptedit' is not one of 'default', 'acceptEdits', 'bypassPermissions', "
+            "'plan', 'dontAsk'; did you mean 'acceptEdits'?",
+        ),
+        (["wait", SESSION, "--until", "reslt"], "; did you mean 'result'?"),
+        (["ls", "--status", "runing"], "; did you mean 'running'?"),
+        (["watch", SESSION, "--api", "v3"], "is not one of 'auto', 'v1', 'v2'."),
+    ],
+)
+def test_a_wrong_choice_names_them_as_spelled_and_the_nearest(
+    args: list[str], expected: str
+) -> None:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == ExitCode.USAGE
+    assert expected in " ".join(result.stderr.split())  # as one line, however wide
 
 
 def test_the_installed_command_accepts_a_bare_timestamps_flag() -> None:
@@ -441,6 +572,19 @@ def test_grep_keeps_the_messages_whose_text_matches(fmt: str) -> None:
         assert "app.py" not in result.stdout
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "pretty"])
+def test_exclude_grep_drops_the_messages_whose_text_matches(fmt: str) -> None:
+    with serving(tool_session()) as srv:
+        result = watch(srv, "--exclude-grep", "passed|import", "--format", fmt, "--color", "never")
+    assert result.exit_code == 0, result.stderr
+    if fmt == "jsonl":
+        assert uuids(result.stdout) == ["m0", "bash", "read", "m1", "m2"]
+    else:
+        assert "pytest -q" in result.stdout
+        assert "3 passed" not in result.stdout
+        assert "import os" not in result.stdout
+
+
 def test_an_invalid_grep_is_a_usage_error() -> None:
     result = sesstail(None, "watch", SESSION, "--grep", "(unclosed")
     assert result.exit_code == ExitCode.USAGE
@@ -476,6 +620,60 @@ def test_a_pretty_watch_ends_with_a_summary_line() -> None:
     assert pretty.stderr.splitlines()[-1] == "sesstail: 4 messages, 1 turn, $0.01 so far"
     assert "so far" not in quiet.stderr
     assert "so far" not in piped.stderr
+
+
+def test_the_summary_counts_the_turns_the_filters_hide() -> None:
+    with serving(session(4)) as srv:
+        result = watch(srv, "-t", "assistant", "--format", "pretty", "--color", "never")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == "sesstail: 2 messages, 1 turn, $0.01 so far"
+
+
+def test_no_summary_when_the_watch_fails_before_showing_anything() -> None:
+    with serving(session(4)) as srv:
+        result = sesstail(srv, "watch", "session_01Missing", "--format", "pretty", *FAST)
+    assert result.exit_code == ExitCode.NOT_FOUND, result.stderr
+    assert "messages" not in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("sesstail: hint:")
+
+
+@pytest.fixture
+def ctrl_c_reaches_children() -> Iterator[None]:
+    """Children start with SIGINT at its default, as from a shell's foreground (test_cli)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("ctrl_c_reaches_children")
+def test_ctrl_c_ends_a_pretty_watch_with_its_summary_line() -> None:
+    """A real process, a real SIGINT: the summary, then "interrupted", exit 130."""
+    server = SessionsServer([session(4)], speed=0, token=TOKEN, org=ORG)  # stays open
+    with server_thread(server) as srv:
+        argv = [sys.executable, "-m", "sesstail", "watch", SESSION, "--base-url", srv.base_url]
+        argv += ["--org", ORG, "--format", "pretty", "--color", "never", *FAST]
+        proc = subprocess.Popen(
+            argv,
+            env={**os.environ, "CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        seen = ""
+        while "success" not in seen:  # the result's footer: all four drawn
+            line = proc.stdout.readline()
+            assert line, "the watch ended before its result"
+            seen += line
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == ExitCode.INTERRUPTED
+    assert err.splitlines()[-2:] == [
+        "sesstail: 4 messages, 1 turn, $0.01 so far",
+        "sesstail: interrupted",
+    ]
 
 
 def test_a_rule_between_the_history_and_the_live_stream() -> None:

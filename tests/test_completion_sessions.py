@@ -34,6 +34,8 @@ def _env(shell: str, words: str, cword: int) -> dict[str, str]:
         env.update(_SESSTAIL_COMPLETE="complete_bash", COMP_WORDS=words, COMP_CWORD=str(cword))
     else:
         env.update(_SESSTAIL_COMPLETE=f"complete_{shell}", _TYPER_COMPLETE_ARGS=words)
+        if shell == "fish":
+            env.update(_TYPER_COMPLETE_FISH_ACTION="get-args")  # as completions/sesstail.fish
     return env
 
 
@@ -188,6 +190,39 @@ def test_type_options_complete_the_known_types(words: str, expected: str) -> Non
     assert expected in offered
     prefix = words.rsplit(" ", 1)[1]
     assert all(value.startswith(prefix) for value in offered)
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_command_names_and_a_commands_values_complete_in_every_shell(shell: str) -> None:
+    """TAB on the command's name sees every command; after it, only that command is built."""
+    names = " ".join(complete("sesstail wa", shell)[0])
+    after = " ".join(complete("sesstail wait X --until ", shell)[0])
+    assert "watch" in names
+    assert "wait" in names
+    assert "result" in after
+    assert "watch" not in after
+
+
+def test_completion_builds_only_the_command_named_before_the_cursor() -> None:
+    from sesstail.cli import _app_for, app
+
+    def built(env: dict[str, str]) -> list[str | None]:
+        with pytest.MonkeyPatch.context() as patch:
+            for key, value in env.items():
+                patch.setenv(key, value)
+            return [c.name for c in _app_for([]).registered_commands]
+
+    bash = {"_SESSTAIL_COMPLETE": "complete_bash"}
+    assert built({**bash, "COMP_WORDS": "sesstail\nwatch\nX\n-t\nres", "COMP_CWORD": "4"}) == [
+        "watch"
+    ]
+    zsh = {"_SESSTAIL_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": "sesstail ls --status "}
+    assert built(zsh) == ["ls"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("_SESSTAIL_COMPLETE", "complete_bash")
+        patch.setenv("COMP_WORDS", "sesstail wat")
+        patch.setenv("COMP_CWORD", "1")
+        assert _app_for([]) is app
 
 
 def test_api_and_wait_states_complete() -> None:

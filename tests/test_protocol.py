@@ -330,6 +330,8 @@ def test_any_pretty_printed_object_is_one_compact_message(obj: dict[str, Any]) -
         ("https://claude.ai/code/session_01AbC?tab=1", "session_01AbC"),
         ("https://claude.ai/code/session_01AbC#end", "session_01AbC"),
         ("http://localhost:3000/code/session_01AbC", "session_01AbC"),
+        ("claude.ai/code/session_01AbC", "session_01AbC"),  # copied without its scheme
+        ("claude.ai/code/session_01AbC?tab=1", "session_01AbC"),
     ],
 )
 def test_valid_session_ids_and_addresses_are_accepted(value: str, expected: str) -> None:

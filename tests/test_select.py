@@ -366,6 +366,27 @@ def test_grep_does_not_import_re2_until_needed() -> None:
     assert done.stdout.split() == ["False", "True"]
 
 
+def test_exclude_grep_drops_what_matches_any_of_its_patterns() -> None:
+    content = ContentFilter(excluded=["12 passing", "All tests pass"])
+    assert BASH_RESULT not in kept(content, SESSION)
+    assert PROSE not in kept(content, SESSION)
+    assert len(kept(content, SESSION)) == len(SESSION) - 2
+
+
+def test_grep_and_exclude_grep_both_hold() -> None:
+    content = ContentFilter(patterns=["12 passing|All tests pass"], excluded=["All tests"])
+    assert kept(content, SESSION) == [BASH_RESULT]
+
+
+def test_exclude_grep_runs_in_linear_time_and_names_itself_in_errors() -> None:
+    message = tool_result("toolu_01B", "a" * 50_000 + "!")
+    started = time.monotonic()
+    assert ContentFilter(excluded=[r"(a+)+$"]).keeps(message)
+    assert time.monotonic() - started < 1.0
+    with pytest.raises(UsageError, match="invalid --exclude-grep pattern"):
+        ContentFilter(excluded=["(unclosed"])
+
+
 # -- both ------------------------------------------------------------------------------------
 
 

@@ -637,8 +637,8 @@ async def watch_and_answer(
             drawn = keeps(obj)
             if drawn:
                 renderer.message(msg)
-                if options.tally is not None:
-                    options.tally.add(obj, 0)
+            if options.tally is not None:
+                options.tally.add(obj, 0, shown=drawn)
             request_id = str(obj.get("request_id"))
             if (
                 is_permission_prompt(obj)

@@ -39,6 +39,7 @@ from sesstail.protocol import (
     loads,
     shorten,
 )
+from sesstail.times import message_time
 from sesstail.watch import MessageSource, Renderer, WatchOptions
 
 # One line at most this long: the stream's own limit for one message (``max_size``).
@@ -261,9 +262,14 @@ def replay(
     sleep: Callable[[float], None] = time.sleep,
     verbose: bool = False,
     max_line: int = MAX_LINE_CHARS,
+    since: float | None = None,
 ) -> int:
     """Render a recording, a capture or a transcript; with ``speed``, keep its timing (divided
     by ``speed``, each pause at most ``MAX_GAP_S``). The number of lines skipped.
+
+    With ``since`` (epoch seconds), only the messages made then or later: by the message's
+    own ``timestamp``/``created_at``, else its recording time; a message with neither takes
+    the time of the one before it (kept when none before has one).
 
     Transcript bookkeeping is drawn only with ``verbose`` or when a ``-t``/``--until``
     pattern names it. A non-empty input with no message in it raises ``UsageError``.
@@ -274,6 +280,7 @@ def replay(
     skipped = 0
     read = 0
     previous: float | None = None
+    current: float | None = None  # the time of the latest message that had one (--since)
     try:
         for number, text in input_lines(lines, warn, max_line):
             if not text.strip():
@@ -285,6 +292,11 @@ def replay(
                 continue
             read += 1
             msg, timed, hidden = parsed
+            if since is not None:
+                when = message_time(msg.obj)
+                current = when if when is not None else (msg.received_at if timed else current)
+                if current is not None and current < since:
+                    continue
             if hidden and not (verbose or _asked_for(msg.obj, options.filter, until)):
                 continue
             if speed is not None and timed:

@@ -328,12 +328,12 @@ class _RecentIds:
         return len(self._ids)
 
 
-def _compile_grep(patterns: list[str]) -> Callable[[str], bool]:
+def _compile_grep(patterns: list[str], flag: str = "--grep") -> Callable[[str], bool]:
     try:
         import re2  # type: ignore[import-untyped]
     except ImportError:
         raise SesstailError(
-            "--grep needs the google-re2 package, which is not installed",
+            f"{flag} needs the google-re2 package, which is not installed",
             hint="pip install google-re2",
         ) from None
     options = re2.Options()
@@ -351,7 +351,7 @@ def _compile_grep(patterns: list[str]) -> Callable[[str], bool]:
             if not reason.isprintable():
                 reason = repr(reason)
             raise UsageError(
-                f"invalid --grep pattern {_quote(pattern)}: {reason}",
+                f"invalid {flag} pattern {_quote(pattern)}: {reason}",
                 hint="patterns are RE2 syntax: like Python's re, without backreferences "
                 "or lookaround",
             ) from None
@@ -368,11 +368,13 @@ def _compile_grep(patterns: list[str]) -> Callable[[str], bool]:
 
 
 class ContentFilter:
-    """``--tool NAME`` and ``--grep REGEX``: which messages to keep by their content.
+    """``--tool NAME``, ``--grep REGEX`` and ``--exclude-grep REGEX``: which messages to keep
+    by their content.
 
-    Each option may repeat: a message passes ``--tool`` if it concerns any of the tools, and
-    ``--grep`` if its text (:func:`text_of`) matches any of the patterns; given both, it must
-    pass both. Without either, every message is kept.
+    Each option may repeat: a message passes ``--tool`` if it concerns any of the tools,
+    ``--grep`` if its text (:func:`text_of`) matches any of the patterns, and
+    ``--exclude-grep`` if it matches none of its patterns (stern's ``--include`` and
+    ``--exclude``); given several, it must pass each. Without any, every message is kept.
 
     ``--tool`` names match case-insensitively; an MCP tool by its full name
     (``mcp__github__create_issue``), and ``mcp__github`` stands for every tool of that server,
@@ -402,12 +404,13 @@ class ContentFilter:
     call ids as it judges (``content.keeps(obj) and types.keeps(obj)``, in that order).
     """
 
-    __slots__ = ("_calls", "_grep", "_prompts", "_servers", "_tools", "text_limit")
+    __slots__ = ("_calls", "_grep", "_grep_out", "_prompts", "_servers", "_tools", "text_limit")
 
     def __init__(
         self,
         tools: Iterable[str] = (),
         patterns: Iterable[str] = (),
+        excluded: Iterable[str] = (),
         *,
         memory: int = 65_536,
         text_limit: int = TEXT_LIMIT,
@@ -423,6 +426,8 @@ class ContentFilter:
         )
         pattern_list = list(patterns)
         self._grep = _compile_grep(pattern_list) if pattern_list else None
+        excluded_list = list(excluded)
+        self._grep_out = _compile_grep(excluded_list, "--exclude-grep") if excluded_list else None
         self.text_limit = text_limit
         self._calls = _RecentIds(memory)
         self._prompts = _RecentIds(memory)
@@ -430,7 +435,7 @@ class ContentFilter:
     @property
     def active(self) -> bool:
         """Whether any ``--tool`` or ``--grep`` was given (else :meth:`keeps` keeps all)."""
-        return bool(self._tools) or self._grep is not None
+        return bool(self._tools) or self._grep is not None or self._grep_out is not None
 
     def keeps(self, obj: dict[str, Any]) -> bool:
         if not self.active:
@@ -440,9 +445,12 @@ class ContentFilter:
             obj
         ):
             return True
-        keep = (not self._tools or self._concerns_tool(obj)) and (
-            self._grep is None or self._grep(text_of(obj, self.text_limit))
-        )
+        keep = not self._tools or self._concerns_tool(obj)
+        if keep and (self._grep is not None or self._grep_out is not None):
+            text = text_of(obj, self.text_limit)
+            keep = (self._grep is None or self._grep(text)) and (
+                self._grep_out is None or not self._grep_out(text)
+            )
         if keep and kind == "control_request":
             self._prompts.add(obj.get("request_id"))
         return keep

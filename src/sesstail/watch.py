@@ -32,9 +32,10 @@ class ContentKeeps(Protocol):
 
 
 class Tally:
-    """What a watch showed, for the summary line at its end: messages, turns (results) and
-    the cost so far (a result's ``total_cost_usd`` is the session's running total: the
-    largest per stream, summed over the streams)."""
+    """For the summary line at the end of a watch: the messages it showed, the turns that
+    ended (results, shown or hidden by the filters) and the cost so far (a result's
+    ``total_cost_usd`` is the session's running total: the largest per stream, summed over
+    the streams)."""
 
     __slots__ = ("_costs", "messages", "turns")
 
@@ -43,8 +44,9 @@ class Tally:
         self.turns = 0
         self._costs: dict[int, float] = {}
 
-    def add(self, obj: dict[str, Any], stream_key: int) -> None:
-        self.messages += 1
+    def add(self, obj: dict[str, Any], stream_key: int, *, shown: bool = True) -> None:
+        if shown:
+            self.messages += 1
         if obj.get("type") == "result":
             self.turns += 1
             cost = obj.get("total_cost_usd")
@@ -109,9 +111,9 @@ async def watch(stream: MessageSource, renderer: Renderer, options: WatchOptions
     until = options.until
     show = renderer.message
     tally = options.tally
+    key = id(stream)
     if tally is not None:
         draw = show
-        key = id(stream)
 
         def show(msg: Message) -> None:
             draw(msg)
@@ -125,6 +127,8 @@ async def watch(stream: MessageSource, renderer: Renderer, options: WatchOptions
                 continue
             if keeps(obj):
                 show(msg)
+            elif tally is not None and obj["type"] == "result":
+                tally.add(obj, key, shown=False)  # a turn ended, even when hidden (-t assistant)
             # --until waits for what happens next: the history shown first is context.
             if until is not None and until.matches(obj) and not msg.backfill:
                 return msg

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 import typer.core
+from typer._types import TyperChoice
 
 from sesstail import __version__
 from sesstail.errors import ExitCode, SesstailError
@@ -46,33 +47,71 @@ class _Group(typer.core.TyperGroup):
         return name, command, optional_values(rest)
 
 
+_OUTPUT_ALIAS = "output_alias"
+
+
+class _Choice(TyperChoice[Any]):
+    """typer's choice, answering a missing or wrong value with the choices as they are spelled
+    (``acceptEdits``, not the casefolded ``acceptedits`` it matches against) and the nearest
+    one, as the type filters do (``'reslt' is not one of …; did you mean 'result'?``)."""
+
+    def _spelled(self) -> list[str]:
+        return [str(getattr(choice, "value", choice)) for choice in self.choices]
+
+    def get_missing_message(self, param: Any, ctx: Any) -> str:
+        return "Choose from: " + ", ".join(self._spelled())  # typer's: one a line, casefolded
+
+    def get_invalid_choice_message(self, value: Any, ctx: Any) -> str:
+        import difflib
+
+        spelled = self._spelled()
+        text = f"{value!r} is not one of {', '.join(map(repr, spelled))}"
+        folded = {s.casefold(): s for s in spelled}
+        near = difflib.get_close_matches(str(value).casefold(), list(folded), n=1, cutoff=0.6)
+        return text + (f"; did you mean {folded[near[0]]!r}?" if near else ".")
+
+
 class _Command(typer.core.TyperCommand):
-    """A command whose usage line reads as words (``SESSION``, not ``{SESSION}``) and whose
-    missing choice lists the choices on one line."""
+    """A command whose usage line reads as words (``SESSION``, not ``{SESSION}``), whose
+    missing choice lists the choices on one line, and whose wrong choice names the nearest."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if type(param.type) is TyperChoice:
+                param.type = _Choice(param.type.choices, param.type.case_sensitive)
+        self._json_name = self._add_output_alias()
+
+    def _add_output_alias(self) -> str | None:
+        """A command with ``--json`` and no ``--format`` (ls, wait, the control commands,
+        top) also takes kubectl's and stern's ``-o json`` / ``--output json`` / ``--format
+        json`` for it, as watch does."""
+        flags = [getattr(param, "opts", []) for param in self.params]
+        if any("--format" in opts or "-o" in opts for opts in flags):
+            return None
+        where = next((i for i, opts in enumerate(flags) if "--json" in opts), None)
+        if where is None:
+            return None
+        alias = typer.core.TyperOption(
+            param_decls=["--format", "--output", "-o", _OUTPUT_ALIAS],
+            type=_Choice(["json", "jsonl"], case_sensitive=False),
+            metavar="json",
+            help="The same as --json (as kubectl's -o json).",
+        )
+        self.params.insert(where + 1, alias)
+        return self.params[where].name
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        rest = list(super().parse_args(ctx, args))
+        if self._json_name is not None and ctx.params.pop(_OUTPUT_ALIAS, None) is not None:
+            ctx.params[self._json_name] = True
+        return rest
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         return [
             piece[1:-1] if piece.startswith("{") and piece.endswith("}") else piece
             for piece in super().collect_usage_pieces(ctx)
         ]
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        from typer._click.exceptions import MissingParameter
-
-        try:
-            return list(super().parse_args(ctx, args))
-        except MissingParameter as exc:
-            param = exc.param
-            choices = getattr(param.type, "choices", None) if param is not None else None
-            if param is not None and choices and not exc.message:
-                names = ", ".join(str(getattr(c, "value", c)) for c in choices)
-                exc.message = f"Choose from: {names}"
-                if exc.param_hint is None:
-                    exc.param_hint = param.get_error_hint(ctx)
-                if exc.param_type is None:
-                    exc.param_type = param.param_type_name
-                exc.param = None  # its own message would list them again, one per line
-            raise
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -187,15 +226,31 @@ def main_options(
     """Follow a remote Claude Code session live from a terminal."""
 
 
+def _completed_words(env: Mapping[str, str]) -> list[str]:
+    """The words of a command line being completed that precede the word under the cursor
+    (bash: ``COMP_WORDS`` and ``COMP_CWORD``; zsh and fish: ``_TYPER_COMPLETE_ARGS``)."""
+    if "COMP_WORDS" in env:
+        words = env["COMP_WORDS"].split()
+        try:
+            cword = int(env.get("COMP_CWORD", ""))
+        except ValueError:
+            return []
+        return words[1:cword]
+    line = env.get("_TYPER_COMPLETE_ARGS", "")
+    words = line.split()
+    return words[1:] if line.endswith(" ") else words[1:-1]
+
+
 def _app_for(args: list[str]) -> typer.Typer:
     """The app to run ``args`` with: just the command named, when there is one.
 
     typer turns every registered command into a click command on each run, about 20 ms for
     all of them, which `sesstail interrupt` and every other short command would pay.
-    Completion and top-level help need them all.
+    Top-level help needs them all, and so does TAB on the command's own name; TAB after
+    it needs only that command (each TAB is a whole start: 20 ms is a sixth of its budget).
     """
     if os.environ.get("_SESSTAIL_COMPLETE"):
-        return app
+        args = _completed_words(os.environ)
     name = next((arg for arg in args if not arg.startswith("-")), None)
     for info in app.registered_commands:
         command_name = info.name or (info.callback.__name__ if info.callback else None)

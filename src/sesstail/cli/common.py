@@ -72,6 +72,7 @@ def _build_options(
     *,
     tools: list[str] | None = None,
     grep: list[str] | None = None,
+    grep_out: list[str] | None = None,
     exit_status: bool = False,
 ) -> WatchOptions:
     from sesstail.protocol import TypeFilter, validate_type_pattern
@@ -83,10 +84,10 @@ def _build_options(
     until_filter = TypeFilter([validate_type_pattern(u) for u in untils]) if untils else None
     _warn_unknown_types([*include, *exclude, *untils])
     content = None
-    if tools or grep:
+    if tools or grep or grep_out:
         from sesstail.select import ContentFilter
 
-        content = ContentFilter(tools=tools or (), patterns=grep or ())
+        content = ContentFilter(tools=tools or (), patterns=grep or (), excluded=grep_out or ())
     return WatchOptions(
         TypeFilter(include, exclude),
         until_filter,
@@ -110,6 +111,7 @@ def build_options(
         keepalive,
         tools=filters.tools,
         grep=filters.grep,
+        grep_out=filters.grep_out,
         exit_status=exit_status,
     )
 

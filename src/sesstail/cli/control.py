@@ -63,7 +63,10 @@ JsonAnswerOpt = Annotated[
     bool, typer.Option("--json", help="Print the whole control_response object on stdout.")
 ]
 RequestIdArg = Annotated[
-    str, typer.Argument(help="The request_id of the permission prompt (shown by watch).")
+    str,
+    typer.Argument(
+        metavar="REQUEST_ID", help="The request_id of the permission prompt (shown by watch)."
+    ),
 ]
 
 DEFAULT_TIMEOUT = 10.0
@@ -173,7 +176,9 @@ def interrupt_command(
 @grouped
 def set_model_command(
     session_id: SessionArg,
-    model: Annotated[str, typer.Argument(help="A model name or alias; `default` resets it.")],
+    model: Annotated[
+        str, typer.Argument(metavar="MODEL", help="A model name or alias; `default` resets it.")
+    ],
     timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     json_out: JsonAnswerOpt = False,
     conn: Connection = Connection(),
@@ -362,7 +367,9 @@ def _picture(kind: str, body: dict[str, Any]) -> None:
 @grouped
 def control_command(
     session_id: SessionArg,
-    subtype: Annotated[str, typer.Argument(help="The request subtype, e.g. get_settings.")],
+    subtype: Annotated[
+        str, typer.Argument(metavar="SUBTYPE", help="The request subtype, e.g. get_settings.")
+    ],
     fields: Annotated[
         list[str] | None,
         typer.Argument(
@@ -491,7 +498,7 @@ def deny_command(
     session_id: SessionArg,
     request_id: RequestIdArg,
     message: Annotated[
-        str | None, typer.Option("--message", "-m", metavar="TEXT", help="Why; Claude reads it.")
+        str | None, typer.Option("--message", "-m", metavar="MESSAGE", help="Why; Claude reads it.")
     ] = None,
     interrupt: Annotated[
         bool, typer.Option("--interrupt", help="Also stop the session's turn.")

@@ -179,6 +179,15 @@ GrepOpt = Annotated[
         show_default=False,
     ),
 ]
+GrepOutOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--exclude-grep",
+        metavar="REGEX",
+        help="Drop messages whose text matches REGEX (stern's --exclude; repeatable).",
+        show_default=False,
+    ),
+]
 KeepaliveOpt = Annotated[
     bool, typer.Option("--keepalive", help="Keep keep_alive frames in the output.")
 ]
@@ -295,6 +304,7 @@ class Filters:
     excludes: ExcludeOpt = None
     tools: ToolOpt = None
     grep: GrepOpt = None
+    grep_out: GrepOutOpt = None
 
 
 GROUPS: tuple[type[Any], ...] = (Connection, Logging, Display, Filters)

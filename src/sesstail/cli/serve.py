@@ -17,6 +17,7 @@ def serve_command(
     files: Annotated[
         list[Path] | None,
         typer.Argument(
+            metavar="[FILE]...",
             help="Session files (JSONL of messages or recordings); the demo session if none.",
             show_default=False,
         ),

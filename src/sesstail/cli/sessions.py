@@ -329,7 +329,9 @@ def open_command(
 @grouped
 def send_command(
     session_id: SessionArg,
-    text: Annotated[str, typer.Argument(help="The prompt; - reads it from stdin.")],
+    text: Annotated[
+        str, typer.Argument(metavar="PROMPT", help="The prompt; - reads it from stdin.")
+    ],
     watch_flag: Annotated[
         bool, typer.Option("--watch", "-w", help="Then watch the session until that turn ends.")
     ] = False,
@@ -437,6 +439,16 @@ def replay_command(
             help="Also draw a local transcript's bookkeeping lines (snapshots, progress, …).",
         ),
     ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="WHEN",
+            help="Only what was said since this time (10m, 2h, 2026-12-01T10:00Z): by each "
+            "message's own time, else when it was recorded.",
+            show_default=False,
+        ),
+    ] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Render a recording (`watch --record`) or a `--json` capture, as `watch` would.
@@ -448,6 +460,11 @@ def replay_command(
         from sesstail.output import StatusReporter, want_color
         from sesstail.record import replay
 
+        since_at = None
+        if since is not None:
+            from sesstail.local.sessions import parse_since
+
+            since_at = parse_since(since)  # a bad time is a usage error before reading
         options = build_options(filters, until, keepalive)
         out_format = choose_format(display)
         reporter = StatusReporter(color=want_color(display.color.value, sys.stderr))
@@ -467,6 +484,7 @@ def replay_command(
                 speed=speed if speed is not None else (1.0 if realtime else None),
                 warn=reporter.line,
                 verbose=verbose,
+                since=since_at,
             )
         finally:
             if lines is not sys.stdin:

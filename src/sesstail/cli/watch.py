@@ -161,12 +161,19 @@ def watch_command(
             color=want_color(display.color.value, sys.stderr),
             timestamps=display.timestamps.value if display.timestamps is not None else None,
         )
+        ended = False  # at its end, on --until or on Ctrl-C: not on an error before anything
         try:
-            return follow(out_format, options, targets, local, stream_options, reporter, beyond_one)
+            code = follow(out_format, options, targets, local, stream_options, reporter, beyond_one)
+            ended = True
+            return code
+        except KeyboardInterrupt:
+            ended = True
+            raise
         finally:
             # One line at the end of a pretty watch, Ctrl-C included: what was seen.
-            if options.tally is not None and not log.quiet:
-                reporter.line(options.tally.summary())
+            tally = options.tally
+            if tally is not None and not log.quiet and (ended or tally.messages):
+                reporter.line(tally.summary())
 
     def follow(
         out_format: OutputFormat,
