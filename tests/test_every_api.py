@@ -15,7 +15,7 @@ from typer.testing import CliRunner, Result
 
 from conftest import ORG, SESSION, TOKEN, session
 from sesstail.cli import app
-from sesstail.server import SessionsServer
+from sesstail.server import Faults, SessionsServer
 from sesstail.server.thread import server_thread
 from test_control import PROMPT_ID, prompt_session
 
@@ -149,3 +149,17 @@ def test_top_json_on_every_api(api: str) -> None:
     assert json.loads(first)["id"] == SESSION
     v2_list = any(p.startswith("/v1/code/sessions") for p in srv.request_paths)
     assert v2_list == (api != "v1"), srv.request_paths
+
+
+@pytest.mark.parametrize(("api", "spoken"), [("v1", "v1"), ("v2", "v2"), ("auto", "v2")])
+def test_verbose_names_the_api_whichever_way_it_was_chosen(api: str, spoken: str) -> None:
+    """-v says which API carries the session: forced or chosen by auto alike."""
+    with server_thread(
+        SessionsServer(
+            [session(3)], speed=0, token=TOKEN, org=ORG, faults=Faults(end_with_close=True)
+        )
+    ) as srv:
+        result = sesstail(srv, "watch", SESSION, "--json", "-v", "--api", api)
+    assert result.exit_code == 0, result.stderr
+    assert f"sesstail: speaking the {spoken} API" in result.stderr
+    assert f"speaking the {'v2' if spoken == 'v1' else 'v1'} API" not in result.stderr

@@ -225,6 +225,8 @@ class SessionStream:
         sid = self.settings.session_id
         if choice == "v1" or sid is None:
             self._generation = self._v1()
+            # -v names the API whichever way it was chosen (PROTOCOL §9).
+            self.on_status("speaking the v1 API" + (" (--api v1)" if choice == "v1" else ""), True)
         elif choice == "v2":
             self._generation = await self._v2(start_after)
         else:
