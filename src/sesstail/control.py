@@ -330,7 +330,9 @@ async def wait_for_state(
     """Return the message that shows ``until`` holds; None for ``idle`` reached by quiet.
 
     ``idle``: a ``session_state_changed`` says idle, or a result arrived and no new turn
-    started within ``settle`` seconds (a replayed history can hold old results).
+    started within ``settle`` seconds. History shown first (``backfill``) counts for
+    ``idle`` — a session whose last turn ended before the wait is idle once nothing new
+    starts — but never ends a wait for a ``result`` (it is not new).
     """
     messages = stream.messages()
     pending_prompts: dict[str, Message] = {}
@@ -368,7 +370,9 @@ async def wait_for_state(
                     return next(iter(pending_prompts.values()))
             if until is State.idle:
                 if _state_is(obj, "idle"):
-                    return msg
+                    if not msg.backfill:
+                        return msg
+                    idle_since = msg  # idle then, unless the history goes on
                 if obj["type"] == "result":
                     idle_since = msg
                 elif _starts_turn(obj):

@@ -67,6 +67,7 @@ RequestIdArg = Annotated[
 ]
 
 DEFAULT_TIMEOUT = 10.0
+IDLE_LOOKBACK = 20  # messages of history read by `wait --until idle` (as for a local session)
 
 
 def _reporter(log: Logging) -> Callable[[str, bool], None]:
@@ -590,7 +591,15 @@ def wait_command(
             )
             # v1 is live-only and v2 starts at the live end: everything that arrives is
             # new, so an old result never ends the wait, and no history needs reading.
-            source = SessionStream(settings, _reporter(log))
+            stream = SessionStream(settings, _reporter(log))
+            source = stream
+            if until is WaitState.idle:
+                from sesstail.attach import Backfilled
+
+                # A session whose turn ended before the wait began says nothing more on a
+                # live stream: its recent history tells (the last result, and whether a
+                # turn started after it). Best-effort: without a history, live only.
+                source = Backfilled(stream, IDLE_LOOKBACK, optional=True)
         notifier = None
         if notify:
             from sesstail.notify import Notifier, NotifyingSource
