@@ -306,6 +306,23 @@ async def test_v1_gap_fill_shows_what_was_said_while_reconnecting() -> None:
     assert any("after_id=m1" in p for p in srv.request_paths)
 
 
+async def test_v1_gap_fill_after_a_quiet_start_shows_what_was_said_while_reconnecting() -> None:
+    """A watch attached to a quiet session has shown nothing when the connection drops; the
+    session then talks while we reconnect. What it said is fetched and shown, from where the
+    history stood after attaching (not where it stands at the reconnect: that would already
+    hold the gap, and lose it without a word); nothing said before attaching is shown."""
+    served = paced(8, gap=0.05)
+    served.gaps[2] = 1.6  # quiet for a while after the watch attaches (the history: m0, m1)
+    faults = Faults(connections=1, drop_after=0, end_with_close=True)
+    statuses: list[str] = []
+    async with SessionsServer([served], speed=1, faults=faults) as srv:
+        srv.play_ahead(SESSION, 2)
+        got, _ = await collect(srv, "v1", statuses, retry_delay=0.3)
+    assert uuids(got) == [f"m{i}" for i in range(2, 8)]
+    assert any("after_id=m1" in p for p in srv.request_paths)
+    assert not any("may be missing" in s for s in statuses)
+
+
 async def test_v1_gap_that_cannot_be_closed_is_said_on_stderr() -> None:
     """The history cannot be read after a reconnect: a status line says messages may be
     missing, and the watch goes on."""

@@ -244,7 +244,7 @@ class SessionStream:
         from sesstail.transport.ws_v1 import V1
 
         rest = self.rest_v1(attempts=2) if self.settings.gap_fill else None
-        return V1(self.settings, rest, self.on_status)
+        return V1(self.settings, rest, self.on_status, lambda: self.last_uuid is not None)
 
     async def _v2(self, start_after: int | None, *, probing: bool = False) -> Generation:
         from sesstail.transport.http import HttpStatusError
