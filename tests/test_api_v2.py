@@ -335,6 +335,19 @@ async def test_v1_gap_that_cannot_be_closed_is_said_on_stderr() -> None:
     assert any("may be missing" in s for s in statuses)
 
 
+def test_v1_wait_until_result_needs_no_history_endpoint() -> None:
+    """v1 is live-only: everything after subscribing is new, so wait --until result reads no
+    history to tell old from new, and works where the history endpoint is broken."""
+    with server_thread(SessionsServer([session(4)], speed=0, token=TOKEN, org=ORG)) as srv:
+        srv.rest.faults.statuses = [500] * 20
+        result = sesstail(
+            srv, "wait", SESSION, "--until", "result", "--json", "--timeout", "10", "--api", "v1"
+        )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["uuid"] == "m3"
+    assert not any("/events" in p for p in srv.request_paths), srv.request_paths
+
+
 # -- commands over v2 ----------------------------------------------------------------------------
 
 
