@@ -376,11 +376,17 @@ def test_interrupt_over_v2_posts_the_request_and_reads_the_answer_on_the_stream(
     )
 
 
-def test_a_post_to_a_session_that_is_not_running_says_so_with_exit_8() -> None:
-    """409 session_not_active gets its own message and exit code."""
+@pytest.mark.parametrize(
+    "args",
+    [["send", "hello"], ["interrupt"], ["allow", "perm_x"], ["set-model", "opus"]],
+    ids=["send", "interrupt", "allow", "set-model"],
+)
+def test_a_post_to_a_session_that_is_not_running_says_so_with_exit_8(args: list[str]) -> None:
+    """409 session_not_active gets its own message and exit code, for a prompt, a control
+    request or a prompt's answer alike."""
     with server_thread(SessionsServer([session(3)], speed=0, token=TOKEN, org=ORG)) as srv:
         srv.rest.faults.not_active = True
-        result = sesstail(srv, "send", SESSION, "hello", "--api", "v2")
+        result = sesstail(srv, args[0], SESSION, *args[1:], "--api", "v2")
     assert result.exit_code == ExitCode.NOT_ACTIVE
     assert "is not running (HTTP 409: session_not_active)" in result.stderr
 
