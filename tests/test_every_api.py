@@ -239,3 +239,23 @@ def test_wait_idle_without_a_history_goes_on_with_the_live_stream() -> None:
     assert result.exit_code == ExitCode.TIMEOUT, result.stderr
     assert "could not read the history" in result.stderr
     assert "going on with the live stream" in result.stderr
+
+
+@pytest.mark.parametrize("api", ["v2", "auto"])
+def test_wait_blocked_on_a_session_already_waiting_for_permission(api: str) -> None:
+    """A prompt asked before the wait began is pending all the same (v2's history keeps
+    prompts); once answered, it no longer is."""
+    with server_thread(SessionsServer([prompt_session()], speed=0, token=TOKEN, org=ORG)) as srv:
+        first = sesstail(srv, "wait", SESSION, "--until", "blocked", "--timeout", "5", "--api", api)
+        later = sesstail(
+            srv, "wait", SESSION, "--until", "blocked", "--json", "--timeout", "5", "--api", api
+        )
+        answered = sesstail(srv, "allow", SESSION, PROMPT_ID, "--api", api)
+        after = sesstail(
+            srv, "wait", SESSION, "--until", "blocked", "--timeout", "1.5", "--api", api
+        )
+    assert first.exit_code == 0, first.stderr
+    assert later.exit_code == 0, later.stderr
+    assert json.loads(later.stdout)["request_id"] == PROMPT_ID
+    assert answered.exit_code == 0, answered.stderr
+    assert after.exit_code == ExitCode.TIMEOUT, after.stderr
