@@ -148,10 +148,13 @@ def test_remote_escape_sequences_never_reach_the_terminal() -> None:
             assert "\x1b" not in result.stdout
 
 
-def test_demo_plays_the_sample_session_and_exits_0() -> None:
-    """The demo serves its own session in-process and ends after the result."""
-    result = CliRunner().invoke(app, ["demo", "--speed", "0", "--json"])
+@pytest.mark.parametrize(("api", "spoken"), [("auto", "v2"), ("v1", "v1"), ("v2", "v2")])
+def test_demo_plays_the_sample_session_and_exits_0(api: str, spoken: str) -> None:
+    """The demo serves its own session in-process and ends after the result; it speaks
+    auto like any user (the embedded server answers v2), and v1 when asked."""
+    result = CliRunner().invoke(app, ["demo", "--speed", "0", "--json", "-v", "--api", api])
     assert result.exit_code == 0, result.stderr
+    assert f"speaking the {spoken} API" in result.stderr
     out = lines(result.stdout)
     assert out[0]["type"] == "system"
     assert out[-1]["type"] == "result"
