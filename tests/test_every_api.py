@@ -259,3 +259,21 @@ def test_wait_blocked_on_a_session_already_waiting_for_permission(api: str) -> N
     assert json.loads(later.stdout)["request_id"] == PROMPT_ID
     assert answered.exit_code == 0, answered.stderr
     assert after.exit_code == ExitCode.TIMEOUT, after.stderr
+
+
+@pytest.mark.parametrize(("variable", "option", "used"), [("v1", None, "v1"), ("v1", "v2", "v2")])
+def test_sesstail_api_variable_chooses_and_the_option_beats_it(
+    variable: str, option: str | None, used: str
+) -> None:
+    """SESSTAIL_API=v1 makes a command speak v1; --api on the command line beats it."""
+    with server_thread(SessionsServer([session(3)], speed=0, token=TOKEN, org=ORG)) as srv:
+        result = CliRunner().invoke(
+            app,
+            [
+                *("interrupt", SESSION, "--base-url", srv.base_url, "--org", ORG),
+                *(("--api", option) if option else ()),
+            ],
+            env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN, "SESSTAIL_API": variable},
+        )
+    assert result.exit_code == 0, result.stderr
+    spoke(srv, used)
