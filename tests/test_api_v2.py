@@ -283,6 +283,19 @@ async def test_auto_speaks_v2_where_it_is_served() -> None:
     assert srv.connection_count == 1
 
 
+@pytest.mark.parametrize("status", [503, 429])
+async def test_auto_takes_a_busy_v2_for_busy_not_for_absent(status: int) -> None:
+    """auto: a 5xx or 429 from the v2 probe is retried as usual, never read as "no v2 here"
+    (PROTOCOL §9): the session is then spoken over v2."""
+    statuses: list[str] = []
+    async with SessionsServer([session(3)], speed=0, faults=Faults(end_with_close=True)) as srv:
+        srv.rest.faults.statuses = [status]
+        got, stream = await collect(srv, "auto", statuses)
+    assert uuids(got) == ["m0", "m1", "m2"]
+    assert stream.api == "v2"
+    assert not any(p.startswith("/v1/sessions/") for p in srv.request_paths)
+
+
 @pytest.mark.parametrize("apis", [("v1",), ("v1", "v2")])
 async def test_auto_session_unknown_on_both_is_not_found_at_once(apis: tuple[str, ...]) -> None:
     """auto: v2 does not know it, and neither does v1's REST lookup: exit 4, no socket."""
