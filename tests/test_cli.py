@@ -539,3 +539,20 @@ def test_the_cli_default_base_url_is_the_protocols() -> None:
     from sesstail.protocol import DEFAULT_BASE_URL as PROTOCOL_DEFAULT
 
     assert DEFAULT_BASE_URL == PROTOCOL_DEFAULT
+
+
+@pytest.mark.parametrize("flag", ["--version", "--help"])
+def test_start_up_imports_no_network_or_drawing_library(flag: str) -> None:
+    """`sesstail --version` / `--help` import neither websockets, httpx nor rich (every
+    TAB completion and every short command pays for what start-up imports)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "sesstail", flag],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPROFILEIMPORTTIME"},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    for heavy in ("websockets", "httpx", "httpx_sse", "rich", "textual", "truststore"):
+        assert heavy not in imported, f"{flag} imports {heavy}"
