@@ -283,6 +283,19 @@ async def test_auto_speaks_v2_where_it_is_served() -> None:
     assert srv.connection_count == 1
 
 
+@pytest.mark.parametrize("status", [503, 429])
+async def test_auto_takes_a_busy_v2_for_busy_not_for_absent(status: int) -> None:
+    """auto: a 5xx or 429 from the v2 probe is retried as usual, never read as "no v2 here"
+    (PROTOCOL §9): the session is then spoken over v2."""
+    statuses: list[str] = []
+    async with SessionsServer([session(3)], speed=0, faults=Faults(end_with_close=True)) as srv:
+        srv.rest.faults.statuses = [status]
+        got, stream = await collect(srv, "auto", statuses)
+    assert uuids(got) == ["m0", "m1", "m2"]
+    assert stream.api == "v2"
+    assert not any(p.startswith("/v1/sessions/") for p in srv.request_paths)
+
+
 @pytest.mark.parametrize("apis", [("v1",), ("v1", "v2")])
 async def test_auto_session_unknown_on_both_is_not_found_at_once(apis: tuple[str, ...]) -> None:
     """auto: v2 does not know it, and neither does v1's REST lookup: exit 4, no socket."""
@@ -306,6 +319,23 @@ async def test_v1_gap_fill_shows_what_was_said_while_reconnecting() -> None:
     assert any("after_id=m1" in p for p in srv.request_paths)
 
 
+async def test_v1_gap_fill_after_a_quiet_start_shows_what_was_said_while_reconnecting() -> None:
+    """A watch attached to a quiet session has shown nothing when the connection drops; the
+    session then talks while we reconnect. What it said is fetched and shown, from where the
+    history stood after attaching (not where it stands at the reconnect: that would already
+    hold the gap, and lose it without a word); nothing said before attaching is shown."""
+    served = paced(8, gap=0.05)
+    served.gaps[2] = 1.6  # quiet for a while after the watch attaches (the history: m0, m1)
+    faults = Faults(connections=1, drop_after=0, end_with_close=True)
+    statuses: list[str] = []
+    async with SessionsServer([served], speed=1, faults=faults) as srv:
+        srv.play_ahead(SESSION, 2)
+        got, _ = await collect(srv, "v1", statuses, retry_delay=0.3)
+    assert uuids(got) == [f"m{i}" for i in range(2, 8)]
+    assert any("after_id=m1" in p for p in srv.request_paths)
+    assert not any("may be missing" in s for s in statuses)
+
+
 async def test_v1_gap_that_cannot_be_closed_is_said_on_stderr() -> None:
     """The history cannot be read after a reconnect: a status line says messages may be
     missing, and the watch goes on."""
@@ -316,6 +346,19 @@ async def test_v1_gap_that_cannot_be_closed_is_said_on_stderr() -> None:
         got, _ = await collect(srv, "v1", statuses, retry_delay=0.3)
     assert uuids(got)[:2] == ["m0", "m1"]
     assert any("may be missing" in s for s in statuses)
+
+
+def test_v1_wait_until_result_needs_no_history_endpoint() -> None:
+    """v1 is live-only: everything after subscribing is new, so wait --until result reads no
+    history to tell old from new, and works where the history endpoint is broken."""
+    with server_thread(SessionsServer([session(4)], speed=0, token=TOKEN, org=ORG)) as srv:
+        srv.rest.faults.statuses = [500] * 20
+        result = sesstail(
+            srv, "wait", SESSION, "--until", "result", "--json", "--timeout", "10", "--api", "v1"
+        )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["uuid"] == "m3"
+    assert not any("/events" in p for p in srv.request_paths), srv.request_paths
 
 
 # -- commands over v2 ----------------------------------------------------------------------------
@@ -346,11 +389,17 @@ def test_interrupt_over_v2_posts_the_request_and_reads_the_answer_on_the_stream(
     )
 
 
-def test_a_post_to_a_session_that_is_not_running_says_so_with_exit_8() -> None:
-    """409 session_not_active gets its own message and exit code."""
+@pytest.mark.parametrize(
+    "args",
+    [["send", "hello"], ["interrupt"], ["allow", "perm_x"], ["set-model", "opus"]],
+    ids=["send", "interrupt", "allow", "set-model"],
+)
+def test_a_post_to_a_session_that_is_not_running_says_so_with_exit_8(args: list[str]) -> None:
+    """409 session_not_active gets its own message and exit code, for a prompt, a control
+    request or a prompt's answer alike."""
     with server_thread(SessionsServer([session(3)], speed=0, token=TOKEN, org=ORG)) as srv:
         srv.rest.faults.not_active = True
-        result = sesstail(srv, "send", SESSION, "hello", "--api", "v2")
+        result = sesstail(srv, args[0], SESSION, *args[1:], "--api", "v2")
     assert result.exit_code == ExitCode.NOT_ACTIVE
     assert "is not running (HTTP 409: session_not_active)" in result.stderr
 

@@ -148,10 +148,13 @@ def test_remote_escape_sequences_never_reach_the_terminal() -> None:
             assert "\x1b" not in result.stdout
 
 
-def test_demo_plays_the_sample_session_and_exits_0() -> None:
-    """The demo serves its own session in-process and ends after the result."""
-    result = CliRunner().invoke(app, ["demo", "--speed", "0", "--json"])
+@pytest.mark.parametrize(("api", "spoken"), [("auto", "v2"), ("v1", "v1"), ("v2", "v2")])
+def test_demo_plays_the_sample_session_and_exits_0(api: str, spoken: str) -> None:
+    """The demo serves its own session in-process and ends after the result; it speaks
+    auto like any user (the embedded server answers v2), and v1 when asked."""
+    result = CliRunner().invoke(app, ["demo", "--speed", "0", "--json", "-v", "--api", api])
     assert result.exit_code == 0, result.stderr
+    assert f"speaking the {spoken} API" in result.stderr
     out = lines(result.stdout)
     assert out[0]["type"] == "system"
     assert out[-1]["type"] == "result"
@@ -536,3 +539,20 @@ def test_the_cli_default_base_url_is_the_protocols() -> None:
     from sesstail.protocol import DEFAULT_BASE_URL as PROTOCOL_DEFAULT
 
     assert DEFAULT_BASE_URL == PROTOCOL_DEFAULT
+
+
+@pytest.mark.parametrize("flag", ["--version", "--help"])
+def test_start_up_imports_no_network_or_drawing_library(flag: str) -> None:
+    """`sesstail --version` / `--help` import neither websockets, httpx nor rich (every
+    TAB completion and every short command pays for what start-up imports)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "sesstail", flag],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPROFILEIMPORTTIME"},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    for heavy in ("websockets", "httpx", "httpx_sse", "rich", "textual", "truststore"):
+        assert heavy not in imported, f"{flag} imports {heavy}"

@@ -185,9 +185,11 @@ def test_the_banner_before_the_question_is_whole_and_honours_color_never(columns
         assert term.finish() == 0
 
 
-def test_allow_at_the_prompt_sends_the_protocol_answer() -> None:
-    """Typing a at the question sends allow with updatedInput; the tool's result follows."""
-    with serve(prompt_session()) as srv, interactive(srv) as term:
+@pytest.mark.parametrize("api", ["v1", "v2", "auto"])
+def test_allow_at_the_prompt_sends_the_protocol_answer(api: str) -> None:
+    """Typing a at the question sends allow with updatedInput; the tool's result follows:
+    whichever API carries the session (v1: on the socket; v2: POSTed as an event)."""
+    with serve(prompt_session()) as srv, interactive(srv, "--api", api) as term:
         screen = term.expect(QUESTION)
         assert "PERMISSION REQUESTED" in screen
         assert "\a┏" in screen  # the bell rings as the prompt is drawn
@@ -195,6 +197,7 @@ def test_allow_at_the_prompt_sends_the_protocol_answer() -> None:
         term.type("a")
         assert term.finish() == 0
         assert sent(srv, expect=1) == [ALLOW]
+    assert any(p.startswith("/v1/code/") for p in srv.request_paths) == (api != "v1")
     after = term.seen.split(QUESTION, 1)[1]
     assert "allowed Bash (perm_r1)" in after
     assert "✓ permission prompt perm_r1 answered: allowed" in after
@@ -203,9 +206,10 @@ def test_allow_at_the_prompt_sends_the_protocol_answer() -> None:
     assert term.seen.count("\a") == 1  # the bell, once
 
 
-def test_deny_at_the_prompt_sends_the_message() -> None:
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_deny_at_the_prompt_sends_the_message(api: str) -> None:
     """Typing d and a reason sends deny with that message; the denial shows in the stream."""
-    with serve(prompt_session()) as srv, interactive(srv) as term:
+    with serve(prompt_session()) as srv, interactive(srv, "--api", api) as term:
         term.expect(QUESTION)
         term.type("d")
         term.expect("Message for Claude (optional, Enter to skip): ")

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from conftest import ORG, SESSION, TOKEN, session
+from conftest import ORG, SESSION, TOKEN, messages, session
 from sesstail.cli import app
-from sesstail.server import SessionsServer
+from sesstail.errors import ExitCode
+from sesstail.server import Faults, ServedSession, SessionsServer
 from sesstail.server.thread import server_thread
 from test_control import PROMPT_ID, prompt_session
 
@@ -149,3 +150,130 @@ def test_top_json_on_every_api(api: str) -> None:
     assert json.loads(first)["id"] == SESSION
     v2_list = any(p.startswith("/v1/code/sessions") for p in srv.request_paths)
     assert v2_list == (api != "v1"), srv.request_paths
+
+
+@pytest.mark.parametrize(("api", "spoken"), [("v1", "v1"), ("v2", "v2"), ("auto", "v2")])
+def test_verbose_names_the_api_whichever_way_it_was_chosen(api: str, spoken: str) -> None:
+    """-v says which API carries the session: forced or chosen by auto alike."""
+    with server_thread(
+        SessionsServer(
+            [session(3)], speed=0, token=TOKEN, org=ORG, faults=Faults(end_with_close=True)
+        )
+    ) as srv:
+        result = sesstail(srv, "watch", SESSION, "--json", "-v", "--api", api)
+    assert result.exit_code == 0, result.stderr
+    assert f"sesstail: speaking the {spoken} API" in result.stderr
+    assert f"speaking the {'v2' if spoken == 'v1' else 'v1'} API" not in result.stderr
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_wait_idle_on_a_session_whose_turn_already_ended_holds_at_once(api: str) -> None:
+    """wait --until idle on a session that finished before the wait began: its history says
+    so (the live stream never will), and the result that ended the turn is printed."""
+    with server_thread(SessionsServer([session(4)], speed=0, token=TOKEN, org=ORG)) as srv:
+        srv.play_ahead(SESSION)
+        result = sesstail(
+            srv,
+            "wait",
+            SESSION,
+            "--until",
+            "idle",
+            "--settle",
+            "0.2",
+            "--json",
+            "--timeout",
+            "10",
+            "--api",
+            api,
+        )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["uuid"] == "m3"
+    spoke(srv, api)
+
+
+IDLE_THEN_AT_WORK = [
+    {"type": "system", "subtype": "session_state_changed", "state": "idle", "uuid": "s1"},
+    {"type": "user", "uuid": "p2", "message": {"role": "user", "content": "and again"}},
+    {"type": "assistant", "uuid": "a2", "message": {"id": "x", "content": []}},
+]
+
+
+@pytest.mark.parametrize("api", APIS)
+@pytest.mark.parametrize(
+    "objs", [messages(4)[:-1], IDLE_THEN_AT_WORK], ids=["no-result", "idle-then-a-new-turn"]
+)
+def test_wait_idle_on_a_session_at_work_waits_for_its_turn_to_end(
+    api: str, objs: list[dict[str, object]]
+) -> None:
+    """The history shows a turn under way (no result, or an old idle state followed by a
+    new prompt): not idle."""
+    with server_thread(
+        SessionsServer([ServedSession.from_objects(SESSION, objs)], speed=0, token=TOKEN, org=ORG)
+    ) as srv:
+        srv.play_ahead(SESSION)
+        result = sesstail(
+            srv,
+            "wait",
+            SESSION,
+            "--until",
+            "idle",
+            "--settle",
+            "0.2",
+            "--timeout",
+            "1.5",
+            "--api",
+            api,
+        )
+    assert result.exit_code == ExitCode.TIMEOUT, result.stderr
+
+
+def test_wait_idle_without_a_history_goes_on_with_the_live_stream() -> None:
+    """v1: the history cannot be read: -v says so, and the wait goes on live (here to its
+    timeout: the session said its last word before the wait), rather than failing."""
+    with server_thread(SessionsServer([session(4)], speed=0, token=TOKEN, org=ORG)) as srv:
+        srv.play_ahead(SESSION)
+        srv.rest.faults.statuses = [500] * 10
+        result = sesstail(
+            srv, "wait", SESSION, "--until", "idle", "--timeout", "2", "-v", "--api", "v1"
+        )
+    assert result.exit_code == ExitCode.TIMEOUT, result.stderr
+    assert "could not read the history" in result.stderr
+    assert "going on with the live stream" in result.stderr
+
+
+@pytest.mark.parametrize("api", ["v2", "auto"])
+def test_wait_blocked_on_a_session_already_waiting_for_permission(api: str) -> None:
+    """A prompt asked before the wait began is pending all the same (v2's history keeps
+    prompts); once answered, it no longer is."""
+    with server_thread(SessionsServer([prompt_session()], speed=0, token=TOKEN, org=ORG)) as srv:
+        first = sesstail(srv, "wait", SESSION, "--until", "blocked", "--timeout", "5", "--api", api)
+        later = sesstail(
+            srv, "wait", SESSION, "--until", "blocked", "--json", "--timeout", "5", "--api", api
+        )
+        answered = sesstail(srv, "allow", SESSION, PROMPT_ID, "--api", api)
+        after = sesstail(
+            srv, "wait", SESSION, "--until", "blocked", "--timeout", "1.5", "--api", api
+        )
+    assert first.exit_code == 0, first.stderr
+    assert later.exit_code == 0, later.stderr
+    assert json.loads(later.stdout)["request_id"] == PROMPT_ID
+    assert answered.exit_code == 0, answered.stderr
+    assert after.exit_code == ExitCode.TIMEOUT, after.stderr
+
+
+@pytest.mark.parametrize(("variable", "option", "used"), [("v1", None, "v1"), ("v1", "v2", "v2")])
+def test_sesstail_api_variable_chooses_and_the_option_beats_it(
+    variable: str, option: str | None, used: str
+) -> None:
+    """SESSTAIL_API=v1 makes a command speak v1; --api on the command line beats it."""
+    with server_thread(SessionsServer([session(3)], speed=0, token=TOKEN, org=ORG)) as srv:
+        result = CliRunner().invoke(
+            app,
+            [
+                *("interrupt", SESSION, "--base-url", srv.base_url, "--org", ORG),
+                *(("--api", option) if option else ()),
+            ],
+            env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN, "SESSTAIL_API": variable},
+        )
+    assert result.exit_code == 0, result.stderr
+    spoke(srv, used)

@@ -43,8 +43,10 @@ def replay(*args: str, stdin: str | None = None) -> Any:
     return CliRunner().invoke(app, ["replay", *args], input=stdin)
 
 
-def test_record_then_replay_reproduces_the_output(tmp_path: Path) -> None:
-    """What watch printed, replay prints again from the recording, in JSONL and pretty."""
+@pytest.mark.parametrize("api", ["v1", "v2", "auto"])
+def test_record_then_replay_reproduces_the_output(tmp_path: Path, api: str) -> None:
+    """What watch printed, replay prints again from the recording, in JSONL and pretty,
+    whichever API carried the session."""
     objs = messages(8)
     objs[3]["message"]["content"] = [
         {"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "ls"}}
@@ -58,7 +60,7 @@ def test_record_then_replay_reproduces_the_output(tmp_path: Path) -> None:
     for fmt in ("jsonl", "pretty"):
         recording = tmp_path / f"{fmt}.jsonl"
         with serving(served, faults=Faults(end_with_close=True)) as server:
-            watched = watch(server, "--format", fmt, "--record", str(recording))
+            watched = watch(server, "--format", fmt, "--record", str(recording), "--api", api)
         assert watched.exit_code == 0, watched.stderr
         replayed = replay(str(recording), "--format", fmt)
         assert replayed.exit_code == 0, replayed.stderr
@@ -66,14 +68,16 @@ def test_record_then_replay_reproduces_the_output(tmp_path: Path) -> None:
         assert replayed.stderr == ""
 
 
-def test_recording_keeps_every_raw_message_with_its_time(tmp_path: Path) -> None:
-    """Filtered-out messages are recorded too, as received, each with a receive time."""
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_recording_keeps_every_raw_message_with_its_time(tmp_path: Path, api: str) -> None:
+    """Filtered-out messages are recorded too, as received (v2: the event's payload as the
+    server wrote it), each with a receive time."""
     raw = ['{"type": "system", "uuid": "r0",  "odd": [1, 2]}', '{"type":"result","uuid":"r1"}']
     served = ServedSession(SESSION, raw, [0.0, 0.0])
     recording = tmp_path / "rec.jsonl"
     before = time.time()
     with serving(served, faults=Faults(end_with_close=True)) as server:
-        result = watch(server, "--json", "-t", "result", "--record", str(recording))
+        result = watch(server, "--json", "-t", "result", "--record", str(recording), "--api", api)
     assert result.exit_code == 0, result.stderr
     records = [json.loads(line) for line in recording.read_text().splitlines()]
     assert [r["message"]["uuid"] for r in records] == ["r0", "r1"]

@@ -4,9 +4,9 @@
 * v2: exact. The history is read by sequence number and the stream resumes right after its
   newest event, so every durable message is shown once, whatever was said meanwhile.
 * v1: the socket is live-only (PROTOCOL §2). It is subscribed first, then the history is
-  read, so nothing said in between is lost; a live message that is also in the history is
-  shown once (by ``uuid``), and one received before the newest message the history holds is
-  older than that and not shown again.
+  read, so nothing said in between is lost; a live message that is also in the history (read
+  ``V1_OVERLAP_MARGIN`` messages wider than shown, for what was said during the read) is
+  shown once, by ``uuid``. No timing, no guessing which live messages are replays.
 
 ``send --watch`` (``AfterPrompt``): subscribed first, then the prompt is posted, then the turn
 from the prompt's echo in the stream to its ``result``. Should the service not echo prompts
@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sesstail.errors import SesstailError
 from sesstail.protocol import Message
 
 if TYPE_CHECKING:
@@ -116,12 +117,27 @@ class Backfilled:
     stream: SessionStream
     count: int
     since: float | None = None
+    # The history is a help, not a need (``wait --until idle``): when it cannot be read,
+    # say so with -v and go on with the live stream alone.
+    optional: bool = False
+
+    async def _history(self, overlap: int = 0) -> list[Message]:
+        try:
+            return await self.stream.last_messages(self.count, overlap=overlap, since=self.since)
+        except SesstailError as exc:
+            if not self.optional:
+                raise
+            self.stream.on_status(
+                f"could not read the history ({exc.message}); going on with the live stream",
+                True,
+            )
+            return []
 
     async def messages(self) -> AsyncIterator[Message]:
         stream = self.stream
         await stream.resolve()
         if stream.api == "v2":
-            for msg in await stream.last_messages(self.count, since=self.since):
+            for msg in await self._history():
                 yield msg
             # Closed here when the watch ends, not whenever it is collected: its sockets go.
             async with contextlib.aclosing(stream.messages()) as live:
@@ -131,9 +147,7 @@ class Backfilled:
         async with subscribed(stream) as subscription:
             # v1 is live-only (PROTOCOL §2): what arrives after subscribing is new, except what
             # was said before the history was read: it is in that read, wider than shown.
-            history = await stream.last_messages(
-                self.count, overlap=V1_OVERLAP_MARGIN, since=self.since
-            )
+            history = await self._history(overlap=V1_OVERLAP_MARGIN)
             known = stream.history_known
             for msg in history:
                 yield msg

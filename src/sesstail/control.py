@@ -330,7 +330,10 @@ async def wait_for_state(
     """Return the message that shows ``until`` holds; None for ``idle`` reached by quiet.
 
     ``idle``: a ``session_state_changed`` says idle, or a result arrived and no new turn
-    started within ``settle`` seconds (a replayed history can hold old results).
+    started within ``settle`` seconds. History shown first (``backfill``) counts for
+    ``idle`` — a session whose last turn ended before the wait is idle once nothing new
+    starts — and for ``blocked`` — a prompt asked there and still open is pending — but
+    never ends a wait for a ``result`` (it is not new).
     """
     messages = stream.messages()
     pending_prompts: dict[str, Message] = {}
@@ -357,10 +360,19 @@ async def wait_for_state(
             if until is State.blocked:
                 if is_permission_prompt(obj):
                     pending_prompts[obj["request_id"]] = msg
-                    # A replayed prompt may already be withdrawn: give its cancel a moment.
+                    # Its cancel may be right behind it: give that a moment.
                     continue
                 if obj["type"] == "control_cancel_request":
                     pending_prompts.pop(str(obj.get("request_id")), None)
+                    continue
+                if msg.backfill:
+                    # The history before the live stream: a prompt asked there is pending
+                    # unless answered, withdrawn, or voided by the end of its turn since.
+                    if obj["type"] == "result":
+                        pending_prompts.clear()
+                    body = obj.get("response") if obj["type"] == "control_response" else None
+                    if isinstance(body, dict):
+                        pending_prompts.pop(str(body.get("request_id")), None)
                     continue
                 if _state_is(obj, "requires_action"):
                     return msg
@@ -368,7 +380,9 @@ async def wait_for_state(
                     return next(iter(pending_prompts.values()))
             if until is State.idle:
                 if _state_is(obj, "idle"):
-                    return msg
+                    if not msg.backfill:
+                        return msg
+                    idle_since = msg  # idle then, unless the history goes on
                 if obj["type"] == "result":
                     idle_since = msg
                 elif _starts_turn(obj):

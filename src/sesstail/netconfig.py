@@ -1,4 +1,6 @@
-"""Proxy and TLS settings from the environment, shared by the WebSocket and HTTP clients."""
+"""Proxy and TLS settings from the environment, shared by the WebSocket and HTTP clients
+(PROTOCOL §1: the proxy variables and ``no_proxy``, the trust store plus
+``NODE_EXTRA_CA_CERTS`` / ``SSL_CERT_FILE``, the ``CLAUDE_CODE_CLIENT_*`` certificate)."""
 
 from __future__ import annotations
 

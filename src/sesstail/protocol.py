@@ -2,7 +2,10 @@
 
 Parsing frames into messages, the identifiers and URLs we build, type filters, the bounded
 memory of message ids that keeps reconnects from showing anything twice, and the control
-request envelopes. See PROTOCOL.md for the contract this follows.
+request envelopes. See PROTOCOL.md for the contract this follows: ids and URLs §1 and §8
+(``session_``/``cse_``), frames and what counts as a message §2, control envelopes §4,
+message types §5, the v2 event envelope, its ``sequence_num`` and the non-worker source
+rules (``worker_payload``) §8.
 """
 
 from __future__ import annotations

@@ -70,6 +70,8 @@ RequestIdArg = Annotated[
 ]
 
 DEFAULT_TIMEOUT = 10.0
+# Messages of history `wait --until idle|blocked` reads first (as for a local session).
+HISTORY_LOOKBACK = 20
 
 
 def _reporter(log: Logging) -> Callable[[str, bool], None]:
@@ -597,7 +599,16 @@ def wait_command(
             )
             # v1 is live-only and v2 starts at the live end: everything that arrives is
             # new, so an old result never ends the wait, and no history needs reading.
-            source = SessionStream(settings, _reporter(log))
+            stream = SessionStream(settings, _reporter(log))
+            source = stream
+            if until is not WaitState.result:
+                from sesstail.attach import Backfilled
+
+                # A session whose turn ended (or that asked for permission) before the wait
+                # began says nothing more on a live stream: its recent history tells (the
+                # last result and whether a turn started after it; a prompt still open —
+                # v2's history keeps prompts). Best-effort: without a history, live only.
+                source = Backfilled(stream, HISTORY_LOOKBACK, optional=True)
         notifier = None
         if notify:
             from sesstail.notify import Notifier, NotifyingSource

@@ -219,10 +219,13 @@ def request_json(
         client = sync_client(url, env, limits)
     except ValueError as exc:  # httpx refuses the proxy URL or the like
         raise UsageError(f"cannot use the network settings: {exc}") from None
-    with client:
+    cutter = _DeadlineCutter(limits.deadline)
+    with client, cutter:
         for _ in range(MAX_REDIRECTS + 1):
             try:
-                with client.stream(method, url, headers=all_headers, content=data) as response:
+                with client.stream(
+                    method, url, headers=all_headers, content=data, extensions=cutter.extensions
+                ) as response:
                     status = response.status_code
                     if status in _REDIRECTS:
                         target = redirect_target(url, response)
@@ -235,11 +238,64 @@ def request_json(
             except httpx.InvalidURL:
                 raise UsageError(f"invalid URL for {_where(url)}") from None
             except httpx.HTTPError as exc:
+                if cutter.expired:
+                    raise CannotConnect(
+                        f"{_where(url)} did not finish its answer within {limits.deadline:g} s"
+                    ) from None
                 raise network_error(url, exc, timeout) from None
             if status >= 400:
                 raise status_error(url, status, raw)
             return decode_json(raw, url)
     raise CannotConnect(f"{_where(url)} redirected more than {MAX_REDIRECTS} times")
+
+
+class _DeadlineCutter:
+    """Ends a request at its deadline, whatever phase it is in. httpx times each read, not
+    the whole: a status line and headers trickled a line at a time would hold a request for
+    ever (the body is checked between chunks in ``_read_body``). The connection's socket is
+    learnt from httpcore's ``trace`` extension and shut down when the deadline passes; the
+    blocked read then fails, and the request ends as "did not finish"."""
+
+    def __init__(self, deadline: float) -> None:
+        import threading
+
+        self._sockets: list[Any] = []
+        self._lock = threading.Lock()
+        self.expired = False
+        self._timer = threading.Timer(deadline, self._cut)
+        self._timer.daemon = True
+        self.extensions = {"trace": self._trace}
+
+    def _trace(self, event: str, info: Mapping[str, Any]) -> None:
+        if event.endswith(("connect_tcp.complete", "start_tls.complete")):
+            stream = info.get("return_value")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if sock is not None:
+                with self._lock:
+                    self._sockets.append(sock)
+                    if self.expired:
+                        self._shut(sock)
+
+    @staticmethod
+    def _shut(sock: Any) -> None:
+        import contextlib
+        import socket
+
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    def _cut(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                self._shut(sock)
+
+    def __enter__(self) -> _DeadlineCutter:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._timer.cancel()
 
 
 def decode_json(raw: bytes, url: str) -> Any:

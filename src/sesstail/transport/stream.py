@@ -225,6 +225,8 @@ class SessionStream:
         sid = self.settings.session_id
         if choice == "v1" or sid is None:
             self._generation = self._v1()
+            # -v names the API whichever way it was chosen (PROTOCOL §9).
+            self.on_status("speaking the v1 API" + (" (--api v1)" if choice == "v1" else ""), True)
         elif choice == "v2":
             self._generation = await self._v2(start_after)
         else:
@@ -242,7 +244,7 @@ class SessionStream:
         from sesstail.transport.ws_v1 import V1
 
         rest = self.rest_v1(attempts=2) if self.settings.gap_fill else None
-        return V1(self.settings, rest, self.on_status)
+        return V1(self.settings, rest, self.on_status, lambda: self.last_uuid is not None)
 
     async def _v2(self, start_after: int | None, *, probing: bool = False) -> Generation:
         from sesstail.transport.http import HttpStatusError

@@ -2,9 +2,10 @@
 
 The socket does not replay anything on attach or reconnect, so whatever the session says while
 we are reconnecting arrives only through the history endpoint: after every reconnect
-:meth:`V1.fill_gap` asks it for what followed the last message shown (best-effort: the
-history lags the live stream mid-turn and never holds ``stream_event`` deltas), and says on
-stderr when the gap could not be closed.
+:meth:`V1.fill_gap` asks it for what followed the last message shown — or, when nothing was
+shown yet, what followed the history's newest item a second after the first attach (noted
+then, in the background) — best-effort: the history lags the live stream mid-turn and never
+holds ``stream_event`` deltas; it says on stderr when the gap could not be closed.
 
 Close codes (§3) become outcomes for ``stream.SessionStream``: 1000 ends the stream, 4003 or
 HTTP 401/403 is an auth failure, 4001 or 404 "not found" (retried a few times: it can be
@@ -15,6 +16,7 @@ message over our limit (final: it would not fit next time either), anything else
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 import time
@@ -68,6 +70,9 @@ CLOSE_MEANINGS = {
     UNAUTHORIZED: "unauthorized",
 }
 GAP_PAGES = 20  # history pages one gap fill may read (100 messages each)
+# A watch that has shown nothing this long after attaching notes where the history stands,
+# so that a gap fill after a later drop knows where the unseen part begins.
+ANCHOR_AFTER_S = 1.0
 
 
 def describe_close(code: int | None, reason: str) -> str:
@@ -185,12 +190,15 @@ class V1:
         settings: StreamSettings,
         rest: SessionsApi | None,
         report: Callable[[str, bool], None],
+        shown: Callable[[], bool] = lambda: False,
     ) -> None:
         self.settings = settings
         self.rest = rest
         self.report = report
+        self.shown = shown  # whether the stream has passed on a message with a uuid yet
         self._anchor: str | None = None  # the history's newest id when we first attached
         self._anchor_known = False
+        self._anchor_task: asyncio.Task[None] | None = None
         self._looked_up = False
 
     def describe(self) -> str:
@@ -248,7 +256,17 @@ class V1:
             raise UsageError(f"invalid URL {self.describe()}") from None
         except InvalidHandshake as exc:
             raise Ended(Outcome.TRANSIENT, f"bad handshake: {exc}", opened=False) from None
+        if self.rest is not None and self._anchor_task is None:
+            self._anchor_task = asyncio.get_running_loop().create_task(self._anchor_soon())
         return WsLink(ws, s)
+
+    async def _anchor_soon(self) -> None:
+        """Where the history stands shortly after the first attach, unless a message came
+        first (a gap fill then starts after the last one shown). Read at the drop instead,
+        it would already hold what was said while reconnecting: lost without a word."""
+        await asyncio.sleep(ANCHOR_AFTER_S)
+        if not self.shown():
+            await self._find_anchor()
 
     async def send(self, obj: dict[str, Any], link: WsLink | None) -> None:
         if link is None:
@@ -292,10 +310,16 @@ class V1:
             return []
         anchor = last_uuid
         if anchor is None:
-            # Nothing shown yet, so nothing was said between attaching and the drop: the
-            # history's newest item now is where it stood when we attached (unless the
-            # history lags).
-            await self._find_anchor()
+            # Nothing shown yet, so nothing was said between attaching and the drop: where
+            # the history stood then (noted soon after attaching) is where the gap begins.
+            # A drop sooner than that: the history's newest item now (best-effort).
+            task = self._anchor_task
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if not self._anchor_known:
+                await self._find_anchor()
             if not self._anchor_known:
                 self.report(
                     "messages said while reconnecting may be missing: the history could not "
@@ -324,7 +348,11 @@ class V1:
         pass  # v1 has no sequence numbers
 
     async def aclose(self) -> None:
-        pass
+        task = self._anchor_task
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def _os_error_text(exc: OSError) -> str:
