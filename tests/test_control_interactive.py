@@ -350,3 +350,22 @@ def test_a_passive_watcher_sees_the_prompt_answered_elsewhere() -> None:
     assert "PERMISSION REQUESTED" in text
     assert "\a" not in text  # no bell when not drawing on a terminal
     assert text.index("PERMISSION REQUESTED") < text.index("perm_r1 (Bash) withdrawn")
+
+
+@pytest.mark.parametrize("api", ["v1", "v2", "auto"])
+def test_a_prompt_asked_before_the_watch_began_is_shown_and_answered(api: str) -> None:
+    """A session already waiting for permission when `watch -i` starts: the prompt is drawn
+    and asked at once (v2 never asks it again on the stream: its history tells), and the
+    answer lets the turn go on."""
+    with serve(prompt_session()) as srv:
+        waiting = sesstail(srv, "wait", SESSION, "--until", "blocked", "--timeout", "5")
+        assert waiting.exit_code == 0, waiting.stderr
+        with interactive(srv, "--api", api) as term:
+            screen = term.expect(QUESTION)
+            assert "PERMISSION REQUESTED" in screen
+            assert "rm -rf build" in screen
+            term.type("a")
+            assert term.finish() == 0
+            assert sent(srv, expect=1) == [ALLOW]
+    assert "■ success" in term.seen
+    assert term.seen.count(QUESTION) == 1

@@ -596,13 +596,61 @@ class AutoAllow:
         pass  # nobody to show it to: say() names what is allowed
 
 
+PROMPT_LOOKBACK = 20  # messages of history read for a prompt asked before `watch -i` began
+
+
+def open_prompts(history: list[Message]) -> list[Message]:
+    """The permission prompts of ``history`` still open at its end: not answered, not
+    withdrawn, and not voided by the end of their turn."""
+    pending: dict[str, Message] = {}
+    for msg in history:
+        obj = msg.obj
+        kind = obj["type"]
+        if is_permission_prompt(obj):
+            pending[obj["request_id"]] = msg
+        elif kind == "control_cancel_request":
+            pending.pop(str(obj.get("request_id")), None)
+        elif kind == "result":
+            pending.clear()
+        elif kind == "control_response":
+            body = obj.get("response")
+            if isinstance(body, dict):
+                pending.pop(str(body.get("request_id")), None)
+    return list(pending.values())
+
+
+async def prompts_already_open(stream: SessionStream) -> list[Message]:
+    """A v2 session's prompts asked before this watch attached and still open.
+
+    A watch starts at the live end, and v2 never asks a prompt again: one the session is
+    already waiting on would never be shown. v2's history keeps prompts, so the last
+    ``PROMPT_LOOKBACK`` events tell (read before the stream opens, it resumes right after
+    them: exact). v1's history holds no prompts; best-effort: without a history, live only.
+    """
+    from sesstail.errors import SesstailError
+
+    await stream.resolve()
+    if stream.api != "v2":
+        return []
+    try:
+        history = await stream.last_messages(PROMPT_LOOKBACK)
+    except SesstailError as exc:
+        stream.on_status(
+            f"could not read the history ({exc.message}); a prompt asked before now is not shown",
+            True,
+        )
+        return []
+    return open_prompts(history)
+
+
 async def watch_and_answer(
     stream: SessionStream, renderer: Renderer, options: WatchOptions, asker: Asker
 ) -> bool:
     """``watch`` that answers: True when ``--until`` matched.
 
     A receiver task keeps reading the stream into a queue while a question is open, so
-    nothing is lost; what arrived meanwhile is drawn after the answer.
+    nothing is lost; what arrived meanwhile is drawn after the answer. A prompt the session
+    was already waiting on when the watch began is shown and asked first (v2).
     """
     queue: asyncio.Queue[Message | None] = asyncio.Queue()
     withdrawn: dict[str, asyncio.Event] = {}
@@ -613,6 +661,8 @@ async def watch_and_answer(
 
     async def receive() -> None:
         try:
+            for msg in await prompts_already_open(stream):
+                await queue.put(msg)
             async with contextlib.aclosing(_messages(stream)) as messages:
                 async for msg in messages:
                     obj = msg.obj
