@@ -164,6 +164,31 @@ def test_an_answer_trickled_a_byte_at_a_time_ends_at_the_deadline() -> None:
     assert "did not finish its answer within 1 s" in caught.value.message
 
 
+@pytest.mark.parametrize("where", ["status line", "headers"])
+def test_headers_trickled_a_byte_at_a_time_end_at_the_deadline(where: str) -> None:
+    """The deadline covers the whole request, not only the body: a status line or headers
+    that never end, a byte well within each read's timeout, end as "cannot connect" too."""
+    start = b"" if where == "status line" else b"HTTP/1.1 200 OK\r\n"
+
+    def trickle(conn: socket.socket) -> None:
+        conn.recv(65536)
+        conn.sendall(start)
+        try:
+            for _ in range(100):
+                conn.sendall(b"X")
+                time.sleep(0.1)
+        except OSError:
+            pass
+
+    with tcp_server(trickle) as (port, _):
+        started = time.monotonic()
+        with pytest.raises(CannotConnect) as caught:
+            request_json("GET", f"http://127.0.0.1:{port}/x", Secret(TOKEN), env={}, deadline=1.0)
+        took = time.monotonic() - started
+    assert took < 4
+    assert "did not finish its answer within 1 s" in caught.value.message
+
+
 def test_an_answer_over_the_size_limit_is_refused() -> None:
     """A REST answer larger than the bound is refused, whether declared or streamed."""
     big = b"[" + b"1," * 600_000 + b"1]"

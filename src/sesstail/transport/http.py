@@ -7,8 +7,8 @@ Built on httpx (an HTTP/1.1 client with streaming bodies, proxies and an async t
 * proxies by ``netconfig.choose_proxy`` (httpx's own environment reading is off) and TLS by
   ``netconfig.tls_context`` (the operating system's trust store via ``truststore``, plus
   ``NODE_EXTRA_CA_CERTS`` / ``SSL_CERT_FILE`` and a client certificate);
-* a timeout on connecting, on each read, and a deadline on the whole request (a body trickled
-  one byte at a time ends too), and a bound on the size of an answer;
+* a timeout on connecting, on each read, and a deadline on the whole request (headers or a
+  body trickled one byte at a time end too), and a bound on the size of an answer;
 * redirects: followed only within the same origin (scheme, host and port), so the bearer token
   never reaches another origin and an https request is never downgraded; any other redirect
   is refused as an error;
@@ -20,11 +20,13 @@ Built on httpx (an HTTP/1.1 client with streaming bodies, proxies and an async t
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -34,9 +36,6 @@ from sesstail.errors import AuthError, CannotConnect, SessionNotFound, SesstailE
 from sesstail.netconfig import choose_proxy, shared_tls_context
 from sesstail.protocol import ANTHROPIC_VERSION, NESTED_TOO_DEEPLY, loads
 from sesstail.secrets import Secret
-
-if TYPE_CHECKING:
-    pass
 
 # Bounds (the README's "Limits" table lists them).
 CONNECT_TIMEOUT = 30.0
@@ -188,10 +187,57 @@ def _read_body(response: httpx.Response, url: str, limits: Limits, started: floa
             )
         chunks.append(chunk)
         if time.monotonic() - started > limits.deadline:
-            raise CannotConnect(
-                f"{_where(url)} did not finish its answer within {limits.deadline:g} s"
-            )
+            raise _too_slow(url, limits)
     return b"".join(chunks)
+
+
+def _too_slow(url: str, limits: Limits) -> CannotConnect:
+    return CannotConnect(f"{_where(url)} did not finish its answer within {limits.deadline:g} s")
+
+
+class _Deadline:
+    """Ends a request at its deadline whatever the server does: headers or a body trickled
+    a byte at a time keep each read within its timeout, so at the deadline the request's
+    sockets are shut down (a read blocked on them returns at once) from a timer thread.
+
+    The sockets come from httpcore's ``trace`` extension as each connection opens."""
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(seconds, 0.0), self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._timer.cancel()
+
+    def trace(self, event: str, info: Mapping[str, Any]) -> None:
+        if not event.endswith((".connect_tcp.complete", ".start_tls.complete")):
+            return
+        stream = info.get("return_value")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if not isinstance(sock, socket.socket):
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                self._shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                self._shut(sock)
+
+    @staticmethod
+    def _shut(sock: socket.socket) -> None:
+        with suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def request_json(
@@ -219,10 +265,13 @@ def request_json(
         client = sync_client(url, env, limits)
     except ValueError as exc:  # httpx refuses the proxy URL or the like
         raise UsageError(f"cannot use the network settings: {exc}") from None
-    with client:
+    with client, _Deadline(deadline) as watchdog:
+        extensions = {"trace": watchdog.trace}
         for _ in range(MAX_REDIRECTS + 1):
             try:
-                with client.stream(method, url, headers=all_headers, content=data) as response:
+                with client.stream(
+                    method, url, headers=all_headers, content=data, extensions=extensions
+                ) as response:
                     status = response.status_code
                     if status in _REDIRECTS:
                         target = redirect_target(url, response)
@@ -235,7 +284,13 @@ def request_json(
             except httpx.InvalidURL:
                 raise UsageError(f"invalid URL for {_where(url)}") from None
             except httpx.HTTPError as exc:
+                if watchdog.expired:
+                    raise _too_slow(url, limits) from None
                 raise network_error(url, exc, timeout) from None
+            except CannotConnect:
+                if watchdog.expired:
+                    raise _too_slow(url, limits) from None
+                raise
             if status >= 400:
                 raise status_error(url, status, raw)
             return decode_json(raw, url)
