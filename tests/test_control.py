@@ -590,6 +590,37 @@ def test_wait_until_idle_after_a_result_and_quiet() -> None:
     assert json.loads(result.stdout)["type"] == "result"
 
 
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_wait_until_idle_on_a_session_already_idle_ends_at_once(api: str) -> None:
+    """A session whose last turn ended before wait started is idle: the last messages are
+    read once subscribed, so the wait ends after the settle time with that result, instead
+    of waiting out --timeout for a turn that may never come (README's scripting example)."""
+    with serve(ServedSession.from_objects(SESSION, messages(4))) as srv:
+        srv.play_ahead(SESSION)
+        started = time.monotonic()
+        result = sesstail(
+            srv, "wait", SESSION, "--until", "idle", "--settle", "0.2", "--json",
+            "--timeout", "10", "--api", api,
+        )  # fmt: skip
+        took = time.monotonic() - started
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["uuid"] == "m3"
+    assert took < 5
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_wait_until_idle_on_a_session_mid_turn_is_not_idle(api: str) -> None:
+    """The last messages read at the start show a turn still going (no result after its
+    last prompt): not idle, exit 7 at the timeout."""
+    with serve(ServedSession.from_objects(SESSION, messages(4)[:-1])) as srv:
+        srv.play_ahead(SESSION)
+        result = sesstail(
+            srv, "wait", SESSION, "--until", "idle", "--settle", "0.2", "--timeout", "1",
+            "--api", api,
+        )  # fmt: skip
+    assert result.exit_code == 7, result.stderr
+
+
 def test_wait_until_idle_not_fooled_by_an_old_result() -> None:
     """A result followed by a new turn is not idle; the new turn's end is."""
     turn_two = [

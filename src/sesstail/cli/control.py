@@ -67,6 +67,8 @@ RequestIdArg = Annotated[
 ]
 
 DEFAULT_TIMEOUT = 10.0
+# `wait --until idle`: how many of the last messages show whether the last turn has ended.
+IDLE_LOOKBACK = 20
 
 
 def _reporter(log: Logging) -> Callable[[str, bool], None]:
@@ -589,8 +591,15 @@ def wait_command(
                 open_timeout=conn.open_timeout, rest_deadline=deadline
             )
             # v1 is live-only and v2 starts at the live end: everything that arrives is
-            # new, so an old result never ends the wait, and no history needs reading.
-            source = SessionStream(settings, _reporter(log))
+            # new, so an old result never ends --until result. --until idle reads the last
+            # messages first (subscribed before, so nothing slips between): a session whose
+            # last turn already ended is idle at once, not after its next turn.
+            stream = SessionStream(settings, _reporter(log))
+            source = stream
+            if until is WaitState.idle:
+                from sesstail.attach import Backfilled
+
+                source = Backfilled(stream, IDLE_LOOKBACK)
         notifier = None
         if notify:
             from sesstail.notify import Notifier, NotifyingSource
