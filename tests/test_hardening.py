@@ -690,3 +690,41 @@ def test_a_mistyped_session_id_is_exit_4_at_once(api: str, command: list[str]) -
     assert "not found" in result.stderr
     assert took < 3
     assert connections <= 1
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+@pytest.mark.parametrize("command", [["ls", "--limit", "100000"], ["history", SESSION]])
+def test_endless_pages_of_either_api_are_bounded(api: str, command: list[str]) -> None:
+    """Session lists and histories that always have one more page, each with a fresh cursor
+    and an item: at most 200 requests (plus the one lookup), whichever API asks."""
+    counter = iter(range(10**6))
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        n = next(counter)
+        path = handler.path
+        if path.startswith("/v1/code/sessions/"):
+            event = {"type": "assistant", "uuid": f"u{n}"}
+            json_answer(
+                {
+                    "data": [{"event_id": f"e{n}", "sequence_num": 10**6 - n, "payload": event}],
+                    "next_cursor": 10**6 - n - 1,
+                }
+            )(handler)
+        elif path.startswith("/v1/code/sessions"):
+            json_answer({"data": [{"id": f"cse_01X{n}", "status": "active"}], "next_cursor": n})(
+                handler
+            )
+        else:
+            item = {"type": "assistant", "uuid": f"u{n}"} if "/events" in path else {"id": n}
+            cursor = f"c{n}"
+            json_answer({"data": [item], "has_more": True, "first_id": cursor, "last_id": cursor})(
+                handler
+            )
+
+    with http_server(answer) as (base, seen):
+        args = [*command, "--base-url", base, "--org", ORG, "--api", api]
+        if command[0] == "history":
+            args += ["-n", "100000", "--json"]
+        result = CliRunner().invoke(app, args, env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN})
+    assert result.exit_code == 0, result.stderr
+    assert 150 <= len(seen) <= 201
