@@ -591,7 +591,7 @@ def test_invalid_utf8_from_the_server_is_named_as_such() -> None:
         await asyncio.sleep(5)
 
     ready = threading.Event()
-    stop: list[Callable[[], None]] = []
+    stop: list[Callable[[], object]] = []
     port: list[int] = []
 
     def run_server() -> None:
@@ -728,3 +728,19 @@ def test_endless_pages_of_either_api_are_bounded(api: str, command: list[str]) -
         result = CliRunner().invoke(app, args, env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN})
     assert result.exit_code == 0, result.stderr
     assert 150 <= len(seen) <= 201
+
+
+def test_running_out_of_file_descriptors_says_so() -> None:
+    """An HTTP connection that cannot get a socket (EMFILE) is named as such, with what to
+    do about it, not as a host that cannot be reached."""
+    import errno
+
+    import httpx
+
+    from sesstail.transport.http import network_error
+
+    failure = httpx.ConnectError("[Errno 24] Too many open files")
+    failure.__cause__ = OSError(errno.EMFILE, "Too many open files")
+    error = network_error("http://127.0.0.1:9/x", failure, 10.0)
+    assert error.message == "cannot open a connection to 127.0.0.1:9: too many open files"
+    assert "ulimit -n" in (error.hint or "")

@@ -137,11 +137,17 @@ def status_error(url: str, status: int, body: bytes = b"") -> SesstailError:
 def network_error(url: str, exc: Exception, timeout: float) -> CannotConnect:
     """An httpx failure as our error, worded from what we know (never the library's text,
     which could quote a header)."""
+    import errno
     import ssl
 
     where = _where(url)
     cause: BaseException | None = exc
     while cause is not None:
+        if isinstance(cause, OSError) and cause.errno in (errno.EMFILE, errno.ENFILE):
+            return CannotConnect(
+                f"cannot open a connection to {where}: too many open files",
+                hint="raise the limit (`ulimit -n`) or follow fewer sessions at once",
+            )
         if isinstance(cause, ssl.SSLCertVerificationError):
             detail = f" ({cause.verify_message})" if cause.verify_message else ""
             return CannotConnect(
