@@ -651,13 +651,29 @@ def test_serve_refuses_a_frame_or_a_body_declared_too_big_at_once() -> None:
             started = time.monotonic()
             ws.sendall(bytes([0x81, 0xFF]) + struct.pack("!Q", 2**30) + b"\0\0\0\0{")
             got = head.split(b"\r\n\r\n", 1)[1]
-            while b"\x88" not in got:
-                chunk = ws.recv(65536)
-                if not chunk:
-                    break
-                got += chunk
-            close = got[got.index(b"\x88") :]
-            assert struct.unpack("!H", close[2:4])[0] == 1009
+
+            def frame() -> tuple[int, bytes]:
+                """The next frame the server sent (never masked): its opcode and payload."""
+                nonlocal got
+                while True:
+                    if len(got) >= 2:
+                        size, at = got[1] & 0x7F, 2
+                        if size == 126 and len(got) >= 4:
+                            size, at = struct.unpack("!H", got[2:4])[0], 4
+                        elif size == 127 and len(got) >= 10:
+                            size, at = struct.unpack("!Q", got[2:10])[0], 10
+                        if (size < 126 or at > 2) and len(got) >= at + size:
+                            opcode, payload = got[0] & 0x0F, got[at : at + size]
+                            got = got[at + size :]
+                            return opcode, payload
+                    chunk = ws.recv(65536)
+                    assert chunk, "closed without a close frame"
+                    got += chunk
+
+            opcode, payload = frame()
+            while opcode != 0x8:  # the session's own messages may come first
+                opcode, payload = frame()
+            assert struct.unpack("!H", payload[:2])[0] == 1009
             assert time.monotonic() - started < 2
         with socket.create_connection(("127.0.0.1", port), timeout=5) as rest:
             rest.sendall(
@@ -744,3 +760,30 @@ def test_running_out_of_file_descriptors_says_so() -> None:
     error = network_error("http://127.0.0.1:9/x", failure, 10.0)
     assert error.message == "cannot open a connection to 127.0.0.1:9: too many open files"
     assert "ulimit -n" in (error.hint or "")
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_a_rest_answer_over_its_limit_is_asked_for_once(api: str) -> None:
+    """An answer declared far over the limit would be over it again: exit 5 after one
+    request, not three (each of which could download up to the limit)."""
+
+    def huge(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(2**30))
+        handler.end_headers()
+        handler.wfile.write(b"{")
+
+    with http_server(huge) as (base, seen):
+        result = CliRunner().invoke(
+            app,
+            ["ls", "--base-url", base, "--org", ORG, "--api", api],
+            env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
+        )
+        no_org = CliRunner().invoke(
+            app, ["ls", "--base-url", base, "--api", api], env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN}
+        )
+    for done in (result, no_org):
+        assert done.exit_code == ExitCode.CANNOT_CONNECT, done.stderr
+        assert "(limit 64 MiB)" in done.stderr
+        assert "attempts" not in done.stderr
+    assert len(seen) == 2

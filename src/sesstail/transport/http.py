@@ -60,6 +60,11 @@ class HttpStatusError(CannotConnect):
         return self.status >= 500 or self.status in (408, 429)
 
 
+class OverLimit(CannotConnect):
+    """An answer over its size limit or past its deadline: asking again would download it
+    again and go over again, so it is never retried."""
+
+
 def origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
@@ -179,7 +184,7 @@ def network_error(url: str, exc: Exception, timeout: float) -> CannotConnect:
 def _read_body(response: httpx.Response, url: str, limits: Limits, started: float) -> bytes:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limits.max_body:
-        raise CannotConnect(
+        raise OverLimit(
             f"{_where(url)} answered with {int(declared):,} bytes "
             f"(limit {limits.max_body // 2**20} MiB)"
         )
@@ -188,17 +193,15 @@ def _read_body(response: httpx.Response, url: str, limits: Limits, started: floa
     for chunk in response.iter_bytes():
         size += len(chunk)
         if size > limits.max_body:
-            raise CannotConnect(
-                f"{_where(url)} answered with more than {limits.max_body // 2**20} MiB"
-            )
+            raise OverLimit(f"{_where(url)} answered with more than {limits.max_body // 2**20} MiB")
         chunks.append(chunk)
         if time.monotonic() - started > limits.deadline:
             raise _too_slow(url, limits)
     return b"".join(chunks)
 
 
-def _too_slow(url: str, limits: Limits) -> CannotConnect:
-    return CannotConnect(f"{_where(url)} did not finish its answer within {limits.deadline:g} s")
+def _too_slow(url: str, limits: Limits) -> OverLimit:
+    return OverLimit(f"{_where(url)} did not finish its answer within {limits.deadline:g} s")
 
 
 class _Deadline:
