@@ -426,6 +426,26 @@ def test_allow_sends_the_protocol_answer_and_the_tool_runs(server: SessionsServe
     assert "tool-result" in uuids
 
 
+def test_allow_over_v1_warns_when_the_redelivered_prompts_do_not_hold_the_id(
+    server: SessionsServer,
+) -> None:
+    """v1 redelivers the prompts still open to a new connection: an answer to an id that
+    is not among them says so on stderr (it is sent all the same, and exit 0); the right
+    id gets no warning."""
+    blocked = sesstail(server, "wait", SESSION, "--until", "blocked", "--timeout", "5")
+    assert blocked.exit_code == 0, blocked.stderr
+    typo = sesstail(server, "allow", SESSION, "perm_typo", "--api", "v1")
+    assert typo.exit_code == 0, typo.stderr
+    assert typo.stdout == "allowed perm_typo\n"
+    assert (
+        "sesstail: warning: perm_typo is not among the prompts the session has pending "
+        f"({PROMPT_ID}); the answer was sent all the same"
+    ) in typo.stderr
+    right = sesstail(server, "allow", SESSION, PROMPT_ID, "--api", "v1")
+    assert right.exit_code == 0, right.stderr
+    assert "warning" not in right.stderr
+
+
 def test_deny_sends_the_message_and_interrupt(server: SessionsServer) -> None:
     """deny --message --interrupt answers behavior deny with both; the denial shows."""
     result = sesstail(
