@@ -787,3 +787,43 @@ def test_a_rest_answer_over_its_limit_is_asked_for_once(api: str) -> None:
         assert "(limit 64 MiB)" in done.stderr
         assert "attempts" not in done.stderr
     assert len(seen) == 2
+
+
+def test_watch_history_until_result_with_a_service_replaying_history_on_attach() -> None:
+    """v1 with a service that replays the whole history to each new connection: the old
+    result, in the -n backfill and replayed live, does not end --until result; the next
+    turn's result does (the live copy of a result drawn as history must not hide it)."""
+    import subprocess
+
+    faults = Faults(connections=None, replay_history=True)
+    with server_thread(
+        SessionsServer([session(6)], speed=0, token=TOKEN, org=ORG, faults=faults)
+    ) as srv:
+        srv.play_ahead(SESSION)
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "sesstail", "watch", SESSION, "-n", "5", "--json"),
+                *("--until", "result", "--api", "v1", "--base-url", srv.base_url, "--org", ORG),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
+        )
+        time.sleep(1.5)
+        assert proc.poll() is None, "the replayed result ended the watch"
+        posted = CliRunner().invoke(
+            app,
+            ["send", SESSION, "one more", "--api", "v1", "--base-url", srv.base_url, "--org", ORG],
+            env={"CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
+        )
+        try:
+            out, err = proc.communicate(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert posted.exit_code == 0, posted.stderr
+    assert proc.returncode == 0, err
+    shown = [json.loads(line) for line in out.splitlines()]
+    assert [o["type"] for o in shown].count("result") == 2
+    assert "You said: one more" in shown[-1]["result"]
