@@ -426,6 +426,26 @@ def test_allow_sends_the_protocol_answer_and_the_tool_runs(server: SessionsServe
     assert "tool-result" in uuids
 
 
+def test_allow_over_v1_warns_when_the_redelivered_prompts_do_not_hold_the_id(
+    server: SessionsServer,
+) -> None:
+    """v1 redelivers the prompts still open to a new connection: an answer to an id that
+    is not among them says so on stderr (it is sent all the same, and exit 0); the right
+    id gets no warning."""
+    blocked = sesstail(server, "wait", SESSION, "--until", "blocked", "--timeout", "5")
+    assert blocked.exit_code == 0, blocked.stderr
+    typo = sesstail(server, "allow", SESSION, "perm_typo", "--api", "v1")
+    assert typo.exit_code == 0, typo.stderr
+    assert typo.stdout == "allowed perm_typo\n"
+    assert (
+        "sesstail: warning: perm_typo is not among the prompts the session has pending "
+        f"({PROMPT_ID}); the answer was sent all the same"
+    ) in typo.stderr
+    right = sesstail(server, "allow", SESSION, PROMPT_ID, "--api", "v1")
+    assert right.exit_code == 0, right.stderr
+    assert "warning" not in right.stderr
+
+
 def test_deny_sends_the_message_and_interrupt(server: SessionsServer) -> None:
     """deny --message --interrupt answers behavior deny with both; the denial shows."""
     result = sesstail(
@@ -588,6 +608,37 @@ def test_wait_until_idle_after_a_result_and_quiet() -> None:
         result = sesstail(srv, "wait", SESSION, "--until", "idle", "--settle", "0.2", "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["type"] == "result"
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_wait_until_idle_on_a_session_already_idle_ends_at_once(api: str) -> None:
+    """A session whose last turn ended before wait started is idle: the last messages are
+    read once subscribed, so the wait ends after the settle time with that result, instead
+    of waiting out --timeout for a turn that may never come (README's scripting example)."""
+    with serve(ServedSession.from_objects(SESSION, messages(4))) as srv:
+        srv.play_ahead(SESSION)
+        started = time.monotonic()
+        result = sesstail(
+            srv, "wait", SESSION, "--until", "idle", "--settle", "0.2", "--json",
+            "--timeout", "10", "--api", api,
+        )  # fmt: skip
+        took = time.monotonic() - started
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["uuid"] == "m3"
+    assert took < 5
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_wait_until_idle_on_a_session_mid_turn_is_not_idle(api: str) -> None:
+    """The last messages read at the start show a turn still going (no result after its
+    last prompt): not idle, exit 7 at the timeout."""
+    with serve(ServedSession.from_objects(SESSION, messages(4)[:-1])) as srv:
+        srv.play_ahead(SESSION)
+        result = sesstail(
+            srv, "wait", SESSION, "--until", "idle", "--settle", "0.2", "--timeout", "1",
+            "--api", api,
+        )  # fmt: skip
+    assert result.exit_code == 7, result.stderr
 
 
 def test_wait_until_idle_not_fooled_by_an_old_result() -> None:

@@ -1,4 +1,5 @@
-"""Fuzzing the sanitiser, the line cutter and the banner with every control character."""
+"""Fuzzing the sanitiser, the line cutter, the banner and the frame parser with every control
+character."""
 
 from __future__ import annotations
 
@@ -119,3 +120,38 @@ def test_status_lines_never_raise_nor_leak_a_control(
     renderer.message(Message(json.dumps(obj, default=str), obj, 0.0))
     renderer.close()
     assert UNSAFE.search(out.getvalue().replace("\r\x1b[2K", "")) is None
+
+
+# -- the frame parser, with every control character -----------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(TEXT, TEXT), min_size=1, max_size=4), st.booleans())
+def test_frame_parser_keeps_every_control_character_in_messages(
+    pairs: list[tuple[str, str]], ascii_only: bool
+) -> None:
+    """Messages whose type and text hold any control character (escaped in JSON, or raw
+    where JSON allows it: DEL and C1), one per line in a frame: each comes out once, in
+    order, equal to what was sent, and its line decodes to it."""
+    from sesstail.protocol import Skipped, parse_frame
+
+    objs = [{"type": kind, "text": text} for kind, text in pairs]
+    frame = "\n".join(json.dumps(obj, ensure_ascii=ascii_only) for obj in objs)
+    results = list(parse_frame(frame, 0.0))
+    assert not any(isinstance(r, Skipped) for r in results)
+    assert [r.obj for r in results if isinstance(r, Message)] == objs
+    assert all(json.loads(r.line) == r.obj for r in results if isinstance(r, Message))
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXT)
+def test_frame_parser_never_raises_on_raw_control_text(text: str) -> None:
+    """A frame of raw text with any control character (a CR, a NUL, ESC…), alone or around
+    a message: only Messages and Skipped, never an exception; the message still comes."""
+    from sesstail.protocol import Skipped, parse_frame
+
+    for frame in (text, text + '\n{"type":"a"}', '{"type":"a"}\n' + text):
+        results = list(parse_frame(frame, 0.0))
+        assert all(isinstance(r, Message | Skipped) for r in results)
+        if frame != text:
+            assert {"type": "a"} in [r.obj for r in results if isinstance(r, Message)]

@@ -41,10 +41,14 @@ def sessions_out(sessions: list[dict[str, Any]], width: int, monkeypatch: Any) -
 
 @pytest.mark.parametrize(
     "when",
-    [float("-inf"), float("inf"), float("nan"), 10**400, -(10**400), "10000-01-01T00:00:00"],
+    [
+        *(float("-inf"), float("inf"), float("nan"), 10**400, -(10**400), -1e308, 1e308),
+        *("10000-01-01T00:00:00", "0001-01-01T00:00:00Z"),
+    ],
 )
 def test_ago_reads_hostile_times_as_unknown(when: Any) -> None:
-    """An update time of -Infinity, NaN, a 400-digit integer or year 10000 reads as '', no crash."""
+    """An update time of -Infinity, NaN, a 400-digit integer, ±1e308, year 10000 or year 1
+    reads as '', no crash (nor a 300-digit number of years)."""
     assert ago(when, NOW) == ""
 
 

@@ -115,10 +115,11 @@ def test_first_time_matches_an_exact_fifo_window() -> None:
             assert len(seen) == len(model)
 
 
-def test_v1_replay_of_70000_messages_after_a_drop_shows_each_once() -> None:
-    """A v1 service that replays its whole history on reconnect, with a history longer than
-    the old 65,536-uuid window, dropped near the end: every uuid is shown exactly once."""
-    count = 70_000
+def test_v1_replay_of_100000_messages_after_a_drop_shows_each_once() -> None:
+    """A v1 service that replays its whole history on reconnect, a history of 100,000 (the
+    issue's figure; the old window held 65,536), dropped near the end: every uuid is shown
+    exactly once."""
+    count = 100_000
     served = ServedSession.from_objects(SESSION, messages(count))
     faults = Faults(drop_after=count - 10, replay_history=True, end_with_close=True)
     started = time.monotonic()

@@ -153,6 +153,7 @@ async def _send_when_connected(
 
 RESEND_CHECK_S = 0.05
 CLOSE_GRACE_S = 0.5  # after the answer: how long the connection may take to close
+REDELIVERY_GRACE_S = 0.3  # v1, after a prompt's answer: how long to watch for redeliveries
 
 
 async def exchange(
@@ -226,31 +227,49 @@ async def request(
     return await exchange(stream, control_request(subtype, fields), timeout)
 
 
-async def send_once(stream: SessionStream, obj: dict[str, Any], timeout: float) -> None:
+async def send_once(
+    stream: SessionStream, obj: dict[str, Any], timeout: float, *, prompt: str | None = None
+) -> list[str]:
     """Send one frame that has no answer (a prompt's answer) and close cleanly.
 
     v1: the close handshake makes sure the frame reached the server before we exit. v2: the
     answer is posted; the POST's own answer says it arrived.
+
+    ``prompt``: the request id being answered. A v1 connection is asked again the prompts
+    still open (a redelivery): they are watched for a moment after sending (less when
+    ``prompt`` is among them), and their ids returned, so a caller can warn that ``prompt``
+    is not one of them. Empty over v2, and when nothing was redelivered (nothing can be
+    told then: the socket is otherwise live-only).
     """
     try:
         async with asyncio.timeout(timeout):
             await stream.resolve()
             if stream.durable_sends:
                 await stream.send(obj)
-                return
+                return []
     except TimeoutError:
         raise ControlTimeout(f"could not send the answer within {timeout:g} s") from None
 
+    redelivered: list[str] = []
+    seen_it = asyncio.Event()
+
     async def receive() -> None:
         async with contextlib.aclosing(_messages(stream)) as messages:
-            async for _ in messages:
-                pass
+            async for msg in messages:
+                if is_permission_prompt(msg.obj):
+                    redelivered.append(str(msg.obj["request_id"]))
+                    if redelivered[-1] == prompt:
+                        seen_it.set()
         raise CannotConnect("the session stream ended before the answer was sent")
 
     receiver = asyncio.ensure_future(receive())
     try:
         async with asyncio.timeout(timeout):
             await _send_when_connected(stream, obj, receiver)
+            if prompt is not None:
+                waiting = asyncio.ensure_future(seen_it.wait())
+                await asyncio.wait({waiting, receiver}, timeout=REDELIVERY_GRACE_S)
+                waiting.cancel()
     except TimeoutError:
         raise ControlTimeout(f"could not send the answer within {timeout:g} s") from None
     finally:
@@ -258,6 +277,7 @@ async def send_once(stream: SessionStream, obj: dict[str, Any], timeout: float) 
         receiver.cancel()
         with contextlib.suppress(BaseException):
             await receiver
+    return redelivered
 
 
 async def prompt_not_pending(stream: SessionStream, request_id: str) -> str | None:

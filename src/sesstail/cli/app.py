@@ -199,10 +199,25 @@ def run(job: Callable[[], int], *, debug: bool = False) -> NoReturn:
 
 
 def _print_traceback() -> None:
+    """The traceback, a line of ours per line; an exception's own text (which can quote a
+    close reason or an error answer holding newlines) stays one line, as in every error."""
     import traceback
 
-    for line in traceback.format_exc().rstrip().splitlines():
-        _say(line)
+    exc = sys.exc_info()[1]
+    if exc is None:
+        return
+    report = traceback.TracebackException.from_exception(exc)
+    messages: set[str] = set()
+    link: traceback.TracebackException | None = report
+    while link is not None:
+        messages.update(link.format_exception_only())
+        link = link.__cause__ or link.__context__
+    for chunk in report.format():
+        if chunk in messages:
+            _say(chunk.rstrip("\n"))
+        else:
+            for line in chunk.rstrip("\n").splitlines():
+                _say(line)
 
 
 # -- the app's own option ---------------------------------------------------------------

@@ -445,7 +445,13 @@ def _answer(
             doubt = await prompt_not_pending(stream, request_id)
             if doubt is not None and not log.quiet:
                 _say(f"sesstail: warning: {doubt}; sending the answer anyway")
-            await send_once(stream, answer, timeout)
+            pending = await send_once(stream, answer, timeout, prompt=request_id)
+            if pending and request_id not in pending and not log.quiet:
+                _say(
+                    f"sesstail: warning: {request_id} is not among the prompts the session "
+                    f"has pending ({', '.join(dict.fromkeys(pending))}); the answer was sent "
+                    "all the same"
+                )
 
         asyncio.run(go())
         if json_out:

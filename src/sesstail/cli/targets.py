@@ -106,7 +106,7 @@ def _fetch_profile(base: str, token: Token, env: dict[str, str]) -> dict[str, An
 
     from sesstail.errors import CannotConnect
     from sesstail.protocol import http_url
-    from sesstail.transport.http import HttpStatusError, request_json
+    from sesstail.transport.http import HttpStatusError, OverLimit, request_json
 
     url = http_url(base, "/api/oauth/profile")
     for attempt in range(1, 4):  # unreachable or 5xx: retried like every REST call
@@ -116,6 +116,8 @@ def _fetch_profile(base: str, token: Token, env: dict[str, str]) -> dict[str, An
         except HttpStatusError as exc:
             if not exc.worth_retrying or attempt == 3:
                 raise
+        except OverLimit:  # too big or too slow: it would be again
+            raise
         except CannotConnect as exc:
             if "TLS failure" in exc.message or "redirected" in exc.message or attempt == 3:
                 raise

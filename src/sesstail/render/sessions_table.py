@@ -24,10 +24,14 @@ _STATUS_STYLES = {
 }
 
 
+# The times an update time can plausibly be: 1970 to 9999, as the ISO dates go.
+_EPOCHS = (0.0, 253_402_300_799.0)
+
+
 def ago(when: Any, now: float | None = None) -> str:
     """An ISO 8601 time (or epoch seconds) as "3 min ago"; "" when it cannot be read."""
     # Remote numbers are untrusted too: -Infinity, NaN, a 400-digit integer or a year 1 date
-    # read as "" rather than raise.
+    # read as "" rather than raise, and so does any number outside the years 1970–9999.
     try:
         if isinstance(when, int | float) and not isinstance(when, bool):
             epoch = float(when)
@@ -36,6 +40,8 @@ def ago(when: Any, now: float | None = None) -> str:
         else:
             return ""
     except (ValueError, OverflowError, OSError):
+        return ""
+    if not _EPOCHS[0] <= epoch <= _EPOCHS[1]:  # -1e308: "3170979… (300 digits) y ago"
         return ""
     seconds = (time.time() if now is None else now) - epoch
     if not math.isfinite(seconds):

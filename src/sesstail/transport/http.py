@@ -7,8 +7,8 @@ Built on httpx (an HTTP/1.1 client with streaming bodies, proxies and an async t
 * proxies by ``netconfig.choose_proxy`` (httpx's own environment reading is off) and TLS by
   ``netconfig.tls_context`` (the operating system's trust store via ``truststore``, plus
   ``NODE_EXTRA_CA_CERTS`` / ``SSL_CERT_FILE`` and a client certificate);
-* a timeout on connecting, on each read, and a deadline on the whole request (a body trickled
-  one byte at a time ends too), and a bound on the size of an answer;
+* a timeout on connecting, on each read, and a deadline on the whole request (headers or a
+  body trickled one byte at a time end too), and a bound on the size of an answer;
 * redirects: followed only within the same origin (scheme, host and port), so the bearer token
   never reaches another origin and an https request is never downgraded; any other redirect
   is refused as an error;
@@ -20,11 +20,13 @@ Built on httpx (an HTTP/1.1 client with streaming bodies, proxies and an async t
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -34,9 +36,6 @@ from sesstail.errors import AuthError, CannotConnect, SessionNotFound, SesstailE
 from sesstail.netconfig import choose_proxy, shared_tls_context
 from sesstail.protocol import ANTHROPIC_VERSION, NESTED_TOO_DEEPLY, loads
 from sesstail.secrets import Secret
-
-if TYPE_CHECKING:
-    pass
 
 # Bounds (the README's "Limits" table lists them).
 CONNECT_TIMEOUT = 30.0
@@ -59,6 +58,11 @@ class HttpStatusError(CannotConnect):
     @property
     def worth_retrying(self) -> bool:
         return self.status >= 500 or self.status in (408, 429)
+
+
+class OverLimit(CannotConnect):
+    """An answer over its size limit or past its deadline: asking again would download it
+    again and go over again, so it is never retried."""
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
@@ -138,11 +142,17 @@ def status_error(url: str, status: int, body: bytes = b"") -> SesstailError:
 def network_error(url: str, exc: Exception, timeout: float) -> CannotConnect:
     """An httpx failure as our error, worded from what we know (never the library's text,
     which could quote a header)."""
+    import errno
     import ssl
 
     where = _where(url)
     cause: BaseException | None = exc
     while cause is not None:
+        if isinstance(cause, OSError) and cause.errno in (errno.EMFILE, errno.ENFILE):
+            return CannotConnect(
+                f"cannot open a connection to {where}: too many open files",
+                hint="raise the limit (`ulimit -n`) or follow fewer sessions at once",
+            )
         if isinstance(cause, ssl.SSLCertVerificationError):
             detail = f" ({cause.verify_message})" if cause.verify_message else ""
             return CannotConnect(
@@ -174,7 +184,7 @@ def network_error(url: str, exc: Exception, timeout: float) -> CannotConnect:
 def _read_body(response: httpx.Response, url: str, limits: Limits, started: float) -> bytes:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limits.max_body:
-        raise CannotConnect(
+        raise OverLimit(
             f"{_where(url)} answered with {int(declared):,} bytes "
             f"(limit {limits.max_body // 2**20} MiB)"
         )
@@ -183,15 +193,60 @@ def _read_body(response: httpx.Response, url: str, limits: Limits, started: floa
     for chunk in response.iter_bytes():
         size += len(chunk)
         if size > limits.max_body:
-            raise CannotConnect(
-                f"{_where(url)} answered with more than {limits.max_body // 2**20} MiB"
-            )
+            raise OverLimit(f"{_where(url)} answered with more than {limits.max_body // 2**20} MiB")
         chunks.append(chunk)
         if time.monotonic() - started > limits.deadline:
-            raise CannotConnect(
-                f"{_where(url)} did not finish its answer within {limits.deadline:g} s"
-            )
+            raise _too_slow(url, limits)
     return b"".join(chunks)
+
+
+def _too_slow(url: str, limits: Limits) -> OverLimit:
+    return OverLimit(f"{_where(url)} did not finish its answer within {limits.deadline:g} s")
+
+
+class _Deadline:
+    """Ends a request at its deadline whatever the server does: headers or a body trickled
+    a byte at a time keep each read within its timeout, so at the deadline the request's
+    sockets are shut down (a read blocked on them returns at once) from a timer thread.
+
+    The sockets come from httpcore's ``trace`` extension as each connection opens."""
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(seconds, 0.0), self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._timer.cancel()
+
+    def trace(self, event: str, info: Mapping[str, Any]) -> None:
+        if not event.endswith((".connect_tcp.complete", ".start_tls.complete")):
+            return
+        stream = info.get("return_value")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if not isinstance(sock, socket.socket):
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                self._shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                self._shut(sock)
+
+    @staticmethod
+    def _shut(sock: socket.socket) -> None:
+        with suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def request_json(
@@ -219,12 +274,12 @@ def request_json(
         client = sync_client(url, env, limits)
     except ValueError as exc:  # httpx refuses the proxy URL or the like
         raise UsageError(f"cannot use the network settings: {exc}") from None
-    cutter = _DeadlineCutter(limits.deadline)
-    with client, cutter:
+    with client, _Deadline(deadline) as watchdog:
+        extensions = {"trace": watchdog.trace}
         for _ in range(MAX_REDIRECTS + 1):
             try:
                 with client.stream(
-                    method, url, headers=all_headers, content=data, extensions=cutter.extensions
+                    method, url, headers=all_headers, content=data, extensions=extensions
                 ) as response:
                     status = response.status_code
                     if status in _REDIRECTS:
@@ -238,64 +293,17 @@ def request_json(
             except httpx.InvalidURL:
                 raise UsageError(f"invalid URL for {_where(url)}") from None
             except httpx.HTTPError as exc:
-                if cutter.expired:
-                    raise CannotConnect(
-                        f"{_where(url)} did not finish its answer within {limits.deadline:g} s"
-                    ) from None
+                if watchdog.expired:
+                    raise _too_slow(url, limits) from None
                 raise network_error(url, exc, timeout) from None
+            except CannotConnect:
+                if watchdog.expired:
+                    raise _too_slow(url, limits) from None
+                raise
             if status >= 400:
                 raise status_error(url, status, raw)
             return decode_json(raw, url)
     raise CannotConnect(f"{_where(url)} redirected more than {MAX_REDIRECTS} times")
-
-
-class _DeadlineCutter:
-    """Ends a request at its deadline, whatever phase it is in. httpx times each read, not
-    the whole: a status line and headers trickled a line at a time would hold a request for
-    ever (the body is checked between chunks in ``_read_body``). The connection's socket is
-    learnt from httpcore's ``trace`` extension and shut down when the deadline passes; the
-    blocked read then fails, and the request ends as "did not finish"."""
-
-    def __init__(self, deadline: float) -> None:
-        import threading
-
-        self._sockets: list[Any] = []
-        self._lock = threading.Lock()
-        self.expired = False
-        self._timer = threading.Timer(deadline, self._cut)
-        self._timer.daemon = True
-        self.extensions = {"trace": self._trace}
-
-    def _trace(self, event: str, info: Mapping[str, Any]) -> None:
-        if event.endswith(("connect_tcp.complete", "start_tls.complete")):
-            stream = info.get("return_value")
-            sock = stream.get_extra_info("socket") if stream is not None else None
-            if sock is not None:
-                with self._lock:
-                    self._sockets.append(sock)
-                    if self.expired:
-                        self._shut(sock)
-
-    @staticmethod
-    def _shut(sock: Any) -> None:
-        import contextlib
-        import socket
-
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-    def _cut(self) -> None:
-        with self._lock:
-            self.expired = True
-            for sock in self._sockets:
-                self._shut(sock)
-
-    def __enter__(self) -> _DeadlineCutter:
-        self._timer.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._timer.cancel()
 
 
 def decode_json(raw: bytes, url: str) -> Any:

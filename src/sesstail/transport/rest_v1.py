@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode
 from sesstail.credentials import Token
 from sesstail.errors import CannotConnect, ControlTimeout, SessionNotFound, SesstailError
 from sesstail.protocol import Message, encode, http_url
-from sesstail.transport.http import HttpStatusError, request_json
+from sesstail.transport.http import HttpStatusError, OverLimit, request_json
 
 BETA = "ccr-byoc-2025-07-29"
 PAGE_MAX = 100
@@ -98,6 +98,8 @@ class RestCaller:
                     env=self.env,
                 )
             except CannotConnect as exc:
+                if isinstance(exc, OverLimit):
+                    self._left()  # the time --timeout gave ran out: exit 7 says that
                 if not _worth_retrying(exc) or attempt >= self.attempts:
                     if attempt > 1:
                         raise CannotConnect(
@@ -286,6 +288,8 @@ def _page(answer: Any) -> Page:
 def _worth_retrying(exc: CannotConnect) -> bool:
     if isinstance(exc, HttpStatusError):
         return exc.worth_retrying
+    if isinstance(exc, OverLimit):  # too big or too slow: it would be again
+        return False
     # TLS failures and refused redirects will not mend by themselves; everything else
     # (refused, reset, timeout) may.
     return not (exc.message.startswith("TLS failure") or "redirected" in exc.message)
