@@ -247,3 +247,94 @@ def test_ids_not_in_session_id_shape_are_never_cached(cache_home: Path) -> None:
     pairs, age = completion.cached("http://h")
     assert [sid for sid, _ in pairs] == ["session_01Ok"]
     assert age < 60
+
+
+def _typer_answers(words: str, shell: str) -> tuple[int, str]:
+    """What typer itself prints for TAB after ``words``: the command line run without the
+    quick path of ``sesstail.__main__``."""
+    cword = len(words.split()) - (0 if words.endswith(" ") else 1)
+    done = subprocess.run(
+        [sys.executable, "-c", "from sesstail.cli import main; main()"],
+        env=_env(shell, words, cword),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return done.returncode, done.stdout
+
+
+def _quick_answers(words: str, shell: str) -> tuple[int, str]:
+    cword = len(words.split()) - (0 if words.endswith(" ") else 1)
+    done = subprocess.run(
+        [sys.executable, "-m", "sesstail"],
+        env=_env(shell, words, cword),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return done.returncode, done.stdout
+
+
+QUICK = [
+    "sesstail watch ",
+    "sesstail watch ses",
+    "sesstail watch 0b1",
+    "sesstail watch session_01A --json -n 5 ses",
+    "sesstail watch --base-url=http://127.0.0.1:9 --org o ",
+    "sesstail interrupt ",
+    "sesstail interrupt -v --timeout 3 session_01O",
+    "sesstail allow ",
+    "sesstail history -t ",
+    "sesstail watch X -x keep",
+    "sesstail watch X --until resu",
+    "sesstail replay rec.jsonl --type sys",
+    "sesstail ls --api ",
+    "sesstail wait X --api v",
+]
+LEFT_TO_TYPER = [
+    "sesstail wa",
+    "sesstail watch --",
+    "sesstail watch X --color ",
+    "sesstail wait X --until ",
+    "sesstail allow session_01A ",
+    "sesstail watch --timestamps ",
+    "sesstail watch -vq ",
+    "sesstail watch -- ",
+]
+
+
+@pytest.fixture
+def sessions_known(cache_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh cache of two remote sessions (one with a hostile title) and a local one."""
+    project = tmp_path / "claude" / "projects" / "-home-me-proj"
+    project.mkdir(parents=True)
+    (project / "0b1e2d3c-0000-4000-8000-000000000001.jsonl").write_text("{}\n")
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude"))
+    for base in ("https://api.anthropic.com", "http://127.0.0.1:9"):
+        completion.remember(
+            base, [{"id": SESSION, "title": "t: a"}, {"id": OTHER, "title": HOSTILE_TITLE}]
+        )
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+@pytest.mark.parametrize("words", QUICK + LEFT_TO_TYPER)
+@pytest.mark.usefixtures("sessions_known")
+def test_the_quick_tab_answers_exactly_as_typer_does(words: str, shell: str) -> None:
+    """TAB answered without building the command line prints, byte for byte, what typer
+    prints; the lines it does not know are left to typer."""
+    cword = len(words.split()) - (0 if words.endswith(" ") else 1)
+    quick = completion.quick_completions(shell, _env(shell, words, cword))
+    assert (quick is not None) == (words in QUICK)
+    assert _quick_answers(words, shell) == _typer_answers(words, shell)
+
+
+@pytest.mark.usefixtures("sessions_known")
+def test_fish_asks_whether_there_are_values_as_typer_answers() -> None:
+    for words in ("sesstail interrupt ", "sesstail interrupt zzz"):
+        env = {**_env("fish", words, 0), "_TYPER_COMPLETE_FISH_ACTION": "is-args"}
+        quick = subprocess.run([sys.executable, "-m", "sesstail"], env=env, timeout=30)
+        slow = subprocess.run(
+            [sys.executable, "-c", "from sesstail.cli import main; main()"], env=env, timeout=30
+        )
+        assert quick.returncode == slow.returncode
+    assert quick.returncode == 1  # nothing to offer: fish may complete file names

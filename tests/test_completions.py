@@ -31,6 +31,13 @@ def test_committed_completion_scripts_are_current(shell: str) -> None:
     assert committed == generator.generate(shell), "run: python completions/generate.py"
 
 
+def test_committed_completion_table_is_current() -> None:
+    """The table the quick TAB path reads is what the command line says (regenerate:
+    completions/generate.py)."""
+    generator = _generator()
+    assert generator.TABLE.read_text() == generator.table(), "run: python completions/generate.py"
+
+
 def test_bash_completion_offers_commands_and_options() -> None:
     """TAB after `sesstail wa` offers watch; after `watch ID --for` offers --format."""
 

@@ -7,6 +7,7 @@ with one line and exit code 130 whenever it comes, never with a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 
 INTERRUPTED = 130  # errors.ExitCode.INTERRUPTED, without importing anything
@@ -15,6 +16,13 @@ INTERRUPTED = 130  # errors.ExitCode.INTERRUPTED, without importing anything
 def main() -> None:
     _closed_streams_to_devnull()
     try:
+        instruction = os.environ.get("_SESSTAIL_COMPLETE", "")
+        if instruction.startswith("complete_"):
+            # TAB: the common answers without building the command line (most of a TAB's time).
+            from sesstail.completion import complete_quickly
+
+            if complete_quickly(instruction, os.environ):
+                return
         from sesstail.cli import main as cli_main
 
         cli_main()
