@@ -321,3 +321,27 @@ def test_ls_and_mcp_status_colours_read_on_white(color_system: str) -> None:
         assert "\x1b[" in table.getvalue()
         assert fading_runs(table.getvalue()) == []
     assert fading_runs(out.getvalue()) == []
+
+
+def test_top_rows_use_no_colour_that_fades_on_white(color_system: str) -> None:
+    """sesstail top's status and last-activity cells, for a waiting session and every kind
+    of activity, use no foreground that fades on white (NEEDS YOU has its own background)."""
+    from rich.console import Console
+
+    from sesstail.top.app import _ACTIVITY_STYLES, last_cell, status_cell
+    from sesstail.top.model import Activity, SessionState
+
+    if color_system == "standard":
+        pytest.skip("a 16-colour terminal draws dark orange in its theme's own yellow")
+    waiting = SessionState("session_01A", prompts={"r1": {"request": {"tool_name": "Bash"}}})
+    cells = [status_cell(waiting), last_cell(waiting)]
+    for kind in _ACTIVITY_STYLES:
+        busy = SessionState("session_01B", activity=Activity(kind, f"a {kind}", 0.0))
+        cells += [status_cell(busy), last_cell(busy)]
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=100)
+    for cell in cells:
+        console.print(cell)
+    assert "asks to use Bash" in out.getvalue()
+    assert "\x1b[" in out.getvalue()
+    assert fading_runs(out.getvalue()) == []

@@ -68,7 +68,7 @@ _ACTIVITY_STYLES = {
     "tool": "cyan",
     "tool_result": "dim",
     "tool_error": "red",
-    "prompt": "bold yellow",
+    "prompt": "bold dark_orange3",  # yellow text fades on a light background
     "user": "bold",
     "result": "green",
     "result_error": "bold red",
@@ -113,7 +113,7 @@ def last_cell(state: SessionState) -> Text:
         request = prompt.get("request", {})
         tool = one_line(request.get("tool_name"), 60) or "a tool"
         more = f" (+{len(state.prompts) - 1} more)" if len(state.prompts) > 1 else ""
-        text = Text(f"asks to use {tool}{more} · p to answer", style="bold yellow")
+        text = Text(f"asks to use {tool}{more} · p to answer", style="bold dark_orange3")
     elif state.activity is not None:
         activity = state.activity
         text = Text(activity.text, style=_ACTIVITY_STYLES.get(activity.kind, ""))
