@@ -417,6 +417,20 @@ def test_ls_into_a_pipe_is_tab_separated_without_a_header(api: str) -> None:
     assert "ID" not in result.stdout.split("\t")[0]
 
 
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_ls_into_a_pipe_shows_a_titles_control_characters_as_escapes(api: str) -> None:
+    """A title holding a tab, CR, LF or ESC stays one field of one row, each of them shown
+    as a visible escape (as the table and top show them), none hidden as a space."""
+    titled = session(4)
+    titled.title = "deploy\tnow\recho ok\nsesstail: hint\x1b[2J"
+    with serving(titled) as srv:
+        result = sesstail(srv, "ls", "--api", api)
+    assert result.exit_code == 0, result.stderr
+    [row] = [line.split("\t") for line in result.stdout.splitlines()]
+    assert len(row) == 5
+    assert row[1] == "deploy\\x09now\\x0decho ok\\x0asesstail: hint\\x1b[2J"
+
+
 # -- help --------------------------------------------------------------------------------
 
 COMMANDS = [

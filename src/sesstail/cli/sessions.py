@@ -191,14 +191,14 @@ def _is_terminal(out: Any) -> bool:
 
 
 def _tsv_field(value: Any) -> str:
-    """One field: remote text with its control characters escaped, and no tab or newline
-    left to split a field or a row."""
+    """One field: remote text with every control character shown as a visible escape, as
+    everywhere else (a tab and a newline too: they would split a field or a row)."""
     from sesstail.render.sanitize import clean
 
     if value is None:
         return ""
     text = value if isinstance(value, str) else str(value)
-    return clean(text.replace("\t", " ").replace("\r", " ").replace("\n", " "))
+    return clean(text.replace("\t", "\\x09").replace("\n", "\\x0a"))
 
 
 def _write_tsv(items: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
