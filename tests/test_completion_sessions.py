@@ -249,24 +249,17 @@ def test_ids_not_in_session_id_shape_are_never_cached(cache_home: Path) -> None:
     assert age < 60
 
 
-def _typer_answers(words: str, shell: str) -> tuple[int, str]:
-    """What typer itself prints for TAB after ``words``: the command line run without the
-    quick path of ``sesstail.__main__``."""
-    cword = len(words.split()) - (0 if words.endswith(" ") else 1)
-    done = subprocess.run(
-        [sys.executable, "-c", "from sesstail.cli import main; main()"],
-        env=_env(shell, words, cword),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    return done.returncode, done.stdout
+# The command line run as the shell runs it (through the quick path of ``sesstail.__main__``),
+# and typer's own answer (the command line without that path).
+QUICK_PATH = ["-m", "sesstail"]
+TYPER_PATH = ["-c", "from sesstail.cli import main; main()"]
 
 
-def _quick_answers(words: str, shell: str) -> tuple[int, str]:
+def _answers(words: str, shell: str, path: list[str]) -> tuple[int, str]:
+    """The exit code and output of TAB after ``words``, through ``path``."""
     cword = len(words.split()) - (0 if words.endswith(" ") else 1)
     done = subprocess.run(
-        [sys.executable, "-m", "sesstail"],
+        [sys.executable, *path],
         env=_env(shell, words, cword),
         capture_output=True,
         text=True,
@@ -325,16 +318,14 @@ def test_the_quick_tab_answers_exactly_as_typer_does(words: str, shell: str) -> 
     cword = len(words.split()) - (0 if words.endswith(" ") else 1)
     quick = completion.quick_completions(shell, _env(shell, words, cword))
     assert (quick is not None) == (words in QUICK)
-    assert _quick_answers(words, shell) == _typer_answers(words, shell)
+    assert _answers(words, shell, QUICK_PATH) == _answers(words, shell, TYPER_PATH)
 
 
 @pytest.mark.usefixtures("sessions_known")
 def test_fish_asks_whether_there_are_values_as_typer_answers() -> None:
     for words in ("sesstail interrupt ", "sesstail interrupt zzz"):
         env = {**_env("fish", words, 0), "_TYPER_COMPLETE_FISH_ACTION": "is-args"}
-        quick = subprocess.run([sys.executable, "-m", "sesstail"], env=env, timeout=30)
-        slow = subprocess.run(
-            [sys.executable, "-c", "from sesstail.cli import main; main()"], env=env, timeout=30
-        )
+        quick = subprocess.run([sys.executable, *QUICK_PATH], env=env, timeout=30)
+        slow = subprocess.run([sys.executable, *TYPER_PATH], env=env, timeout=30)
         assert quick.returncode == slow.returncode
     assert quick.returncode == 1  # nothing to offer: fish may complete file names

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from sesstail.errors import SesstailError, UsageError
+from sesstail.local.transcript import TRANSCRIPT_ONLY_TYPES
 from sesstail.protocol import is_permission_prompt, shorten
 
 # -- message types -------------------------------------------------------------------------------
@@ -47,16 +48,7 @@ TOP_LEVEL_TYPES: frozenset[str] = frozenset(
 )
 # A local session's transcript lines (sesstail.local.transcript), mostly bookkeeping that
 # `-t` brings into view: known, though not listed among the stream's types in a warning.
-TRANSCRIPT_TYPES: frozenset[str] = frozenset(
-    {
-        "progress",
-        "file-history-snapshot",
-        "queue-operation",
-        "summary",
-        "attachment",
-        "custom-title",
-    }
-)
+TRANSCRIPT_TYPES: frozenset[str] = TRANSCRIPT_ONLY_TYPES
 
 # Subtypes carried at the top level, beside ``type`` (what ``TYPE/SUBTYPE`` patterns match).
 _SUBTYPES: dict[str, frozenset[str]] = {
