@@ -242,14 +242,7 @@ def hook_response(memory: Memory, obj: dict[str, Any]) -> list[Row]:
     if exit_code is not None:
         line.append(f" (exit {int(exit_code)})", ERROR_BOLD)
     output = field(obj, "stderr") or field(obj, "output") or field(obj, "stdout")
-    rows = _line(line)
-    lines, hidden = excerpt(output, RESULT_LINES)
-    if lines:
-        body = Text("\n".join(lines), ERROR)
-        if hidden:
-            body.append("\n" + more_lines(hidden), DIM)
-        rows.append(("    ", "    ", None, body))
-    return rows
+    return _with_what_it_said(_line(line), output)
 
 
 def stop_hook_summary(memory: Memory, obj: dict[str, Any]) -> list[Row]:
@@ -263,8 +256,12 @@ def stop_hook_summary(memory: Memory, obj: dict[str, Any]) -> list[Row]:
         ran = f" ({plural(int(hooks), 'hook')})" if hooks is not None and 0 <= hooks < 1e6 else ""
         return _line(Text("· stop hooks ok" + ran, DIM))
     title = "✗ stop hook stopped the session" if stopped else "✗ stop hook failed"
-    rows = _line(Text(title, ERROR_BOLD))
     said = "\n".join([*errors, field(obj, "stopReason")]).strip()
+    return _with_what_it_said(_line(Text(title, ERROR_BOLD)), said)
+
+
+def _with_what_it_said(rows: list[Row], said: str) -> list[Row]:
+    """A failed hook's line, and under it the first lines of what it said, in red."""
     lines, hidden = excerpt(said, RESULT_LINES)
     if lines:
         body = Text("\n".join(lines), ERROR)
