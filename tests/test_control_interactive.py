@@ -258,6 +258,19 @@ def test_the_demo_cannot_be_left_and_allows_at_the_end_of_input() -> None:
     assert "■ success" in term.seen
 
 
+def test_the_demos_banner_before_its_question_honours_color_never() -> None:
+    """`demo --json --color never` on a colour terminal: the banner drawn before the
+    question (JSONL does not draw it) has no colour codes either."""
+    demo_question = "? [a]llow / [d]eny: "
+    argv = ["demo", "--speed", "0", "--json", "--color", "never"]
+    with on_a_terminal(argv, term="xterm") as term:
+        before = term.expect(demo_question).split(demo_question, 1)[0]
+        assert "PERMISSION REQUESTED" in before
+        assert "\x1b[" not in before
+        term.type("a")
+        assert term.finish(timeout=30) == 0
+
+
 def test_messages_arriving_while_asking_are_shown_after_the_answer() -> None:
     """The stream keeps being received during the question and is drawn after the answer."""
     with serve(prompt_session()) as srv, interactive(srv) as term:

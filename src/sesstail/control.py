@@ -776,8 +776,9 @@ def require_terminal() -> int:
     return sys.stdin.fileno()
 
 
-def demo_asker(say: Callable[[str, bool], None]) -> Asker:
-    """``demo`` asks on a terminal, as ``watch --interactive`` does; piped, it allows."""
+def demo_asker(say: Callable[[str, bool], None], *, color: bool | None = None) -> Asker:
+    """``demo`` asks on a terminal, as ``watch --interactive`` does (``color``: its banner's,
+    as ``--color`` says); piped, it allows."""
     import sys
 
     try:
@@ -785,7 +786,7 @@ def demo_asker(say: Callable[[str, bool], None]) -> Asker:
     except (AttributeError, ValueError):
         terminal = False
     if terminal:
-        return TerminalAsker(sys.stdin.fileno(), sys.stdout, can_leave=False)
+        return TerminalAsker(sys.stdin.fileno(), sys.stdout, can_leave=False, color=color)
     return AutoAllow(lambda text: say(f"demo: {text}", False))
 
 

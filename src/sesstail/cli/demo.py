@@ -75,7 +75,8 @@ def demo_command(
                 # The demo's permission prompt: asked on a terminal, else allowed (and said so)
                 # so that `sesstail demo | …` still ends by itself.
                 stream = SessionStream(settings, reporter)
-                await watch_and_answer(stream, renderer, options, demo_asker(reporter))
+                asker = demo_asker(reporter, color=want_color(display.color.value, sys.stdout))
+                await watch_and_answer(stream, renderer, options, asker)
             return ExitCode.OK
 
         return asyncio.run(go())
