@@ -21,8 +21,11 @@ def main() -> None:
             # TAB: the common answers without building the command line (most of a TAB's time).
             from sesstail.completion import complete_quickly
 
-            if complete_quickly(instruction, os.environ):
-                return
+            try:
+                if complete_quickly(instruction, os.environ):
+                    return
+            except Exception:  # noqa: S110 - whatever went wrong, typer answers instead
+                pass
         from sesstail.cli import main as cli_main
 
         cli_main()
