@@ -382,3 +382,37 @@ def test_a_prompt_asked_before_the_watch_began_is_shown_and_answered(api: str) -
             assert sent(srv, expect=1) == [ALLOW]
     assert "■ success" in term.seen
     assert term.seen.count(QUESTION) == 1
+
+
+def test_sigterm_ends_top_with_its_terminal_restored_and_143() -> None:
+    """top on a terminal (Textual draws on stderr: the terminal too), then SIGTERM (`kill`,
+    `timeout`): the view closes as on Ctrl-C — the alternate screen left — then
+    "terminated", exit 143."""
+    import signal
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "CLAUDE_CODE_OAUTH_TOKEN": TOKEN, "TERM": "xterm-256color"}
+    with serve(prompt_session()) as srv:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sesstail", "top", "--base-url", srv.base_url, "--org", ORG],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,
+        )
+        os.close(slave)
+        term = Terminal(proc, master)
+        try:
+            term.expect("1 sessions", timeout=20)
+            proc.send_signal(signal.SIGTERM)
+            code = term.finish(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            os.close(master)
+    assert code == 143
+    after = term.seen.rsplit("\x1b[?1049l", 1)  # the alternate screen left, then our line
+    assert len(after) == 2
+    assert "sesstail: terminated" in after[1]

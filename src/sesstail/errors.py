@@ -9,9 +9,9 @@
     ├── ControlTimeout            exit 7  no answer within the timeout
     └── SessionNotActive          exit 8  the session is not running (v2: 409 session_not_active)
 
-Ctrl-C is 130. The CLI turns these into exit codes in exactly one place (``cli.run``).
-Messages never hold a token: they are written from what we know, not from exception text of
-libraries that might echo a header.
+Ctrl-C is 130; SIGTERM ends a command the same way, with 143. The CLI turns these into exit
+codes in exactly one place (``cli.run``). Messages never hold a token: they are written from
+what we know, not from exception text of libraries that might echo a header.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ class ExitCode(enum.IntEnum):
     NOT_ACTIVE = 8
     RESULT_ERROR = 9  # --exit-status: the result that ended the wait is an error
     INTERRUPTED = 130
+    TERMINATED = 143  # SIGTERM (128 + 15): `timeout`, `kill`, a service manager
 
 
 class SesstailError(Exception):

@@ -7,9 +7,10 @@ them, so ``--help``, ``--version`` and every TAB completion stay fast.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -170,10 +171,52 @@ def _silence_stdout() -> None:
         pass
 
 
+_terminated = False  # SIGTERM arrived: the interrupt that follows is its
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM (`timeout`, `kill`, a service manager) ends a command as Ctrl-C does —
+    cleanups run, a pretty watch says its summary, asyncio cancels its main task — by
+    raising SIGINT in its place; ``run`` then says "terminated" and exits 143."""
+    global _terminated
+    import signal
+
+    if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL, None):
+        # Ctrl-C is ignored here (a job started with `&` by a script): SIGTERM must still
+        # end the command, as it did before it was handled.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGTERM)
+        return
+    _terminated = True
+    signal.raise_signal(signal.SIGINT)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While a command runs: SIGTERM as Ctrl-C (the handler before it is put back after, so
+    a test runner that runs commands in its own process keeps its own)."""
+    import signal
+    import threading
+
+    previous: Any = None
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGTERM"):
+        with contextlib.suppress(ValueError, OSError):
+            previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(signal.SIGTERM, previous)
+
+
 def run(job: Callable[[], int], *, debug: bool = False) -> NoReturn:
     """Run a command body and exit with its code; every failure ends here."""
     try:
-        code = int(job())
+        with _sigterm_as_interrupt():
+            code = int(job())
+            if _terminated:  # a command that ends on Ctrl-C by itself (top's view)
+                raise KeyboardInterrupt
     except SesstailError as exc:
         _say(f"sesstail: error: {exc.message}")
         if exc.hint:
@@ -182,8 +225,12 @@ def run(job: Callable[[], int], *, debug: bool = False) -> NoReturn:
             _print_traceback()
         code = exc.exit_code
     except KeyboardInterrupt:
-        _say("sesstail: interrupted")
-        code = ExitCode.INTERRUPTED
+        if _terminated:
+            _say("sesstail: terminated")
+            code = ExitCode.TERMINATED
+        else:
+            _say("sesstail: interrupted")
+            code = ExitCode.INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`sesstail … | head`): that is how a pipe says "enough".
         _silence_stdout()
