@@ -662,8 +662,18 @@ def ctrl_c_reaches_children() -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("ctrl_c_reaches_children")
-def test_ctrl_c_ends_a_pretty_watch_with_its_summary_line() -> None:
-    """A real process, a real SIGINT: the summary, then "interrupted", exit 130."""
+@pytest.mark.parametrize(
+    ("sent", "code", "said"),
+    [
+        (signal.SIGINT, ExitCode.INTERRUPTED, "interrupted"),
+        # `timeout` or `kill`: ended as on Ctrl-C, with its own code (128 + 15).
+        (signal.SIGTERM, ExitCode.TERMINATED, "terminated"),
+    ],
+)
+def test_a_signal_ends_a_pretty_watch_with_its_summary_line(
+    sent: signal.Signals, code: ExitCode, said: str
+) -> None:
+    """A real process, a real SIGINT or SIGTERM: the summary, then what ended it."""
     server = SessionsServer([session(4)], speed=0, token=TOKEN, org=ORG)  # stays open
     with server_thread(server) as srv:
         argv = [sys.executable, "-m", "sesstail", "watch", SESSION, "--base-url", srv.base_url]
@@ -681,12 +691,13 @@ def test_ctrl_c_ends_a_pretty_watch_with_its_summary_line() -> None:
             line = proc.stdout.readline()
             assert line, "the watch ended before its result"
             seen += line
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sent)
         _, err = proc.communicate(timeout=30)
-    assert proc.returncode == ExitCode.INTERRUPTED
+    assert proc.returncode == code
+    assert int(ExitCode.TERMINATED) == 128 + signal.SIGTERM
     assert err.splitlines()[-2:] == [
         "sesstail: 4 messages, 1 turn, $0.01 so far",
-        "sesstail: interrupted",
+        f"sesstail: {said}",
     ]
 
 
@@ -729,36 +740,6 @@ def test_the_renderer_draws_one_rule_where_the_history_ends(width: int) -> None:
     assert rules[0].startswith("s1 ── live ─")
     assert len(rules[0]) <= width
     assert lines.index(rules[0]) > next(i for i, line in enumerate(lines) if "line 2" in line)
-
-
-def test_sigterm_ends_a_pretty_watch_like_ctrl_c_with_exit_143() -> None:
-    """`timeout` or `kill` sends SIGTERM: the watch ends as on Ctrl-C (its summary line, a
-    clean close), says "terminated", and exits 143."""
-    server = SessionsServer([session(4)], speed=0, token=TOKEN, org=ORG)  # stays open
-    with server_thread(server) as srv:
-        argv = [sys.executable, "-m", "sesstail", "watch", SESSION, "--base-url", srv.base_url]
-        argv += ["--org", ORG, "--format", "pretty", "--color", "never", *FAST]
-        proc = subprocess.Popen(
-            argv,
-            env={**os.environ, "CLAUDE_CODE_OAUTH_TOKEN": TOKEN},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stdout is not None
-        seen = ""
-        while "success" not in seen:  # the result's footer: all four drawn
-            line = proc.stdout.readline()
-            assert line, "the watch ended before its result"
-            seen += line
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
-    assert proc.returncode == ExitCode.TERMINATED
-    assert int(ExitCode.TERMINATED) == 128 + signal.SIGTERM
-    assert err.splitlines()[-2:] == [
-        "sesstail: 4 messages, 1 turn, $0.01 so far",
-        "sesstail: terminated",
-    ]
 
 
 def test_sigterm_still_ends_a_watch_whose_ctrl_c_is_ignored() -> None:
