@@ -4,6 +4,7 @@ watch --history (backfill) and several sessions in one watch."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -298,6 +299,21 @@ def test_send_watch_shows_the_prompt_and_its_reply_until_the_result() -> None:
     assert [m["type"] for m in out] == ["user", "assistant", "result"]
     assert out[0]["message"]["content"] == "hello"
     assert "You said: hello" in json.dumps(out[1])
+
+
+def test_send_watch_in_pretty_output_ends_with_its_summary_line() -> None:
+    """Drawn for a person, the turn ends as a pretty watch does: one summary line on
+    stderr; in JSONL, none."""
+    with serving(session(4)) as server:
+        pretty = invoke(server, "send", SESSION, "hello", "--watch", "--format", "pretty", *FAST)
+        jsonl = invoke(server, "send", SESSION, "again", "--watch", "--json", *FAST)
+    assert pretty.exit_code == 0, pretty.stderr
+    assert "You said: hello" in pretty.stdout
+    assert re.fullmatch(
+        r"sesstail: 3 messages, 1 turn, \$[0-9.]+ so far", pretty.stderr.splitlines()[-1]
+    )
+    assert jsonl.exit_code == 0, jsonl.stderr
+    assert "so far" not in jsonl.stderr
 
 
 def test_send_watch_without_an_echo_of_the_prompt_says_so_and_shows_the_turn(

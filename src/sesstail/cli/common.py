@@ -3,8 +3,10 @@ renderer, and following one stream to its end."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, TextIO
 
 from sesstail.cli.options import (
@@ -173,3 +175,31 @@ def _follow(
 
 
 # -- commands ----------------------------------------------------------------------------
+
+
+def counting(options: WatchOptions, out_format: OutputFormat) -> WatchOptions:
+    """A pretty watch counts what it shows, for its summary line (``summed_up``)."""
+    if out_format is not OutputFormat.pretty:
+        return options
+    import dataclasses
+
+    from sesstail.watch import Tally
+
+    return dataclasses.replace(options, tally=Tally())
+
+
+@contextlib.contextmanager
+def summed_up(options: WatchOptions, reporter: StatusReporter, quiet: bool) -> Iterator[None]:
+    """One line at the end of a pretty watch — at its end, on ``--until``, on Ctrl-C or
+    SIGTERM — saying what was seen; none after an error before anything was shown."""
+    ended = False
+    try:
+        yield
+        ended = True
+    except KeyboardInterrupt:
+        ended = True
+        raise
+    finally:
+        tally = options.tally
+        if tally is not None and not quiet and (ended or tally.messages):
+            reporter.line(tally.summary())

@@ -19,7 +19,7 @@ from sesstail.cli.app import (
     app,
     run,
 )
-from sesstail.cli.common import build_options, build_renderer, choose_format
+from sesstail.cli.common import build_options, build_renderer, choose_format, counting, summed_up
 from sesstail.cli.options import (
     DEFAULT_BASE_URL,
     ApiChoice,
@@ -393,14 +393,17 @@ def send_command(
         from sesstail.watch import outcome, watch
 
         renderer = build_renderer(display, out_format)
+        # The turn ends with its result: --exit-status judges that one.
+        until_result = counting(
+            dataclasses.replace(options, until=TypeFilter(["result"])), out_format
+        )
 
         async def go() -> int:
-            # The turn ends with its result: --exit-status judges that one.
-            until_result = dataclasses.replace(options, until=TypeFilter(["result"]))
             turn = AfterPrompt(stream, prompt_uuid, prompt)
             return outcome(await watch(turn, renderer, until_result), until_result)
 
-        return asyncio.run(go())
+        with summed_up(until_result, reporter, log.quiet):
+            return asyncio.run(go())
 
     run(job, debug=log.debug)
 

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from sesstail.cli.app import app, run
-from sesstail.cli.common import _follow, build_options, build_renderer, choose_format
+from sesstail.cli.common import (
+    _follow,
+    build_options,
+    build_renderer,
+    choose_format,
+    counting,
+    summed_up,
+)
 from sesstail.cli.options import (
     Connection,
     Display,
@@ -139,12 +146,7 @@ def watch_command(
         out_format = choose_format(display)
         remote = [s for s in session_ids if s not in local]
         targets = resolve_targets(remote, conn.base_url, conn.org, conn.api.value) if remote else []
-        if out_format is OutputFormat.pretty:
-            import dataclasses
-
-            from sesstail.watch import Tally
-
-            options = dataclasses.replace(options, tally=Tally())
+        options = counting(options, out_format)
         stream_options: dict[str, Any] = {
             "retries": retries,
             "retry_delay": retry_delay,
@@ -161,19 +163,8 @@ def watch_command(
             color=want_color(display.color.value, sys.stderr),
             timestamps=display.timestamps.value if display.timestamps is not None else None,
         )
-        ended = False  # at its end, on --until or on Ctrl-C: not on an error before anything
-        try:
-            code = follow(out_format, options, targets, local, stream_options, reporter, beyond_one)
-            ended = True
-            return code
-        except KeyboardInterrupt:
-            ended = True
-            raise
-        finally:
-            # One line at the end of a pretty watch, Ctrl-C included: what was seen.
-            tally = options.tally
-            if tally is not None and not log.quiet and (ended or tally.messages):
-                reporter.line(tally.summary())
+        with summed_up(options, reporter, log.quiet):
+            return follow(out_format, options, targets, local, stream_options, reporter, beyond_one)
 
     def follow(
         out_format: OutputFormat,
