@@ -458,16 +458,25 @@ def test_send_watch_wait_and_history_work_alike_on_every_api(api: str) -> None:
     assert sent(srv) == []  # no control frame was needed for any of it
 
 
-@pytest.mark.parametrize("api", ["v1", "v2"])
-def test_watch_history_until_result_ends_on_the_next_live_result(api: str) -> None:
+@pytest.mark.parametrize(
+    ("api", "replaying"),
+    [("v1", False), ("v2", False), ("v1", True)],
+    ids=["v1", "v2", "v1-service-replaying-history-on-attach"],
+)
+def test_watch_history_until_result_ends_on_the_next_live_result(api: str, replaying: bool) -> None:
     """watch -n 5 --until result on a session whose last turn ended before: the result in
-    the history does not end it; the next turn's result does, once (issue: it could hang)."""
+    the history does not end it; the next turn's result does, once (issue: it could hang).
+    Also with a v1 service that replays the whole history to each new connection: the old
+    result, in the backfill and replayed live, does not end it either, and the live copy
+    of a result drawn as history does not hide the next one."""
     import os
     import subprocess
     import sys
     import time
 
-    with server_thread(SessionsServer([session(6)], speed=0, token=TOKEN, org=ORG)) as srv:
+    faults = Faults(connections=None, replay_history=True) if replaying else None
+    server = SessionsServer([session(6)], speed=0, token=TOKEN, org=ORG, faults=faults)
+    with server_thread(server) as srv:
         srv.play_ahead(SESSION)
         proc = subprocess.Popen(
             [
@@ -482,7 +491,11 @@ def test_watch_history_until_result_ends_on_the_next_live_result(api: str) -> No
         time.sleep(1.5)
         assert proc.poll() is None, "the result in the history ended the watch"
         posted = sesstail(srv, "send", SESSION, "one more", "--api", api)
-        out, err = proc.communicate(timeout=20)
+        try:
+            out, err = proc.communicate(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
     assert posted.exit_code == 0, posted.stderr
     assert proc.returncode == 0, err
     shown = [json.loads(line) for line in out.splitlines()]
