@@ -31,6 +31,7 @@ from sesstail.top.model import Board
 from sesstail.top.run import parse_statuses, require_terminal, run_top
 from sesstail.top.table import SessionTable
 from sesstail.top.wiring import v1_transport
+from test_notify import Recorder
 
 WAITING = "session_01TopWaiting"
 BUSY = "session_01TopBusy"
@@ -343,18 +344,6 @@ async def test_notify_fires_once_for_the_prompt_and_once_for_the_result(
 ) -> None:
     """--notify: the replayed init is history; the prompt and the turn's end notify once each."""
 
-    class Recorder:
-        name = "recorder"
-
-        def __init__(self) -> None:
-            self.notes: list[Notification] = []
-
-        def send(self, note: Notification) -> None:
-            self.notes.append(note)
-
-        def close(self, timeout: float = 2.0) -> None:
-            pass
-
     board = Board()
     recorder = Recorder()
     follower = Follower(transport_for(server), board, refresh=0.2, notifier=Notifier(recorder))
@@ -650,21 +639,6 @@ async def test_q_quits_with_0_and_ctrl_c_with_130(
     assert app.follower.streams == {}
 
 
-class NoteRecorder:
-    """A notification channel that keeps what it was given."""
-
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.notes: list[Notification] = []
-
-    def send(self, note: Notification) -> None:
-        self.notes.append(note)
-
-    def close(self, timeout: float = 2.0) -> None:
-        pass
-
-
 async def reach_the_prompt_unwatched(srv: SessionsServer) -> None:
     """The waiting session plays (as if someone else watched it) until its prompt is open."""
     srv.subscribe(srv.sessions[WAITING])
@@ -692,7 +666,7 @@ async def test_a_prompt_open_before_top_started_does_not_notify(api: str) -> Non
         srv.play_ahead(WAITING, 1)
         await reach_the_prompt_unwatched(srv)
         transport = transport_for(srv, api)
-        recorder = NoteRecorder()
+        recorder = Recorder()
         board = Board()
         follower = Follower(transport, board, refresh=0.2, notifier=Notifier(recorder))
         runner = asyncio.ensure_future(follower.run())
@@ -725,7 +699,7 @@ async def test_a_session_that_appears_already_waiting_notifies_once(api: str) ->
             items = transport.list_sessions()
             return [] if len(lists) == 1 else items  # not created yet at the first look
 
-        recorder = NoteRecorder()
+        recorder = Recorder()
         board = Board()
         follower = Follower(
             Transport(
