@@ -258,9 +258,10 @@ def quick_completions(shell: str, env: Mapping[str, str]) -> list[tuple[str, str
     if found is None:
         return None
     args, incomplete = found
-    if not args or args[0] not in _command_table():
+    entry = _command_table().get(args[0]) if args else None
+    if entry is None:
         return None
-    kind, takes_value, flags = _command_table()[args[0]]
+    kind, takes_value, flags = entry
     params: dict[str, str] = {}
     positionals = 0
     pending: str | None = None  # an option whose value is the next word
