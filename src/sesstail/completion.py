@@ -236,8 +236,9 @@ def _split(line: str) -> list[str]:
     return words
 
 
-def _words(shell: str, env: Mapping[str, str]) -> tuple[list[str], str] | None:
-    """The words before the cursor (program name dropped) and the word being completed."""
+def completed_words(shell: str, env: Mapping[str, str]) -> tuple[list[str], str] | None:
+    """The words before the cursor (program name dropped) and the word being completed (bash:
+    ``COMP_WORDS`` and ``COMP_CWORD``; zsh and fish: ``_TYPER_COMPLETE_ARGS``)."""
     if shell == "bash":
         words = _split(env.get("COMP_WORDS", ""))
         try:
@@ -254,7 +255,7 @@ def _words(shell: str, env: Mapping[str, str]) -> tuple[list[str], str] | None:
 
 def quick_completions(shell: str, env: Mapping[str, str]) -> list[tuple[str, str | None]] | None:
     """What TAB offers, as (value, help) pairs; None when typer must answer."""
-    found = _words(shell, env)
+    found = completed_words(shell, env)
     if found is None:
         return None
     args, incomplete = found

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -288,21 +288,6 @@ def main_options(
     """Follow a remote Claude Code session live from a terminal."""
 
 
-def _completed_words(env: Mapping[str, str]) -> list[str]:
-    """The words of a command line being completed that precede the word under the cursor
-    (bash: ``COMP_WORDS`` and ``COMP_CWORD``; zsh and fish: ``_TYPER_COMPLETE_ARGS``)."""
-    if "COMP_WORDS" in env:
-        words = env["COMP_WORDS"].split()
-        try:
-            cword = int(env.get("COMP_CWORD", ""))
-        except ValueError:
-            return []
-        return words[1:cword]
-    line = env.get("_TYPER_COMPLETE_ARGS", "")
-    words = line.split()
-    return words[1:] if line.endswith(" ") else words[1:-1]
-
-
 def _app_for(args: list[str]) -> typer.Typer:
     """The app to run ``args`` with: just the command named, when there is one.
 
@@ -312,7 +297,11 @@ def _app_for(args: list[str]) -> typer.Typer:
     it needs only that command (each TAB is a whole start: 20 ms is a sixth of its budget).
     """
     if os.environ.get("_SESSTAIL_COMPLETE"):
-        args = _completed_words(os.environ)
+        from sesstail.completion import completed_words
+
+        shell = "bash" if "COMP_WORDS" in os.environ else "zsh"  # zsh and fish alike
+        found = completed_words(shell, os.environ)
+        args = found[0] if found is not None else []
     name = next((arg for arg in args if not arg.startswith("-")), None)
     for info in app.registered_commands:
         command_name = info.name or (info.callback.__name__ if info.callback else None)
