@@ -378,21 +378,17 @@ async def wait_for_state(
             if until is State.result and obj["type"] == "result" and not msg.backfill:
                 return msg
             if until is State.blocked:
+                if msg.backfill:
+                    # The history before the live stream: a prompt asked there is pending
+                    # unless answered, withdrawn, or voided by the end of its turn since.
+                    track_prompts(pending_prompts, msg)
+                    continue
                 if is_permission_prompt(obj):
                     pending_prompts[obj["request_id"]] = msg
                     # Its cancel may be right behind it: give that a moment.
                     continue
                 if obj["type"] == "control_cancel_request":
                     pending_prompts.pop(str(obj.get("request_id")), None)
-                    continue
-                if msg.backfill:
-                    # The history before the live stream: a prompt asked there is pending
-                    # unless answered, withdrawn, or voided by the end of its turn since.
-                    if obj["type"] == "result":
-                        pending_prompts.clear()
-                    body = obj.get("response") if obj["type"] == "control_response" else None
-                    if isinstance(body, dict):
-                        pending_prompts.pop(str(body.get("request_id")), None)
                     continue
                 if _state_is(obj, "requires_action"):
                     return msg
@@ -619,23 +615,28 @@ class AutoAllow:
 PROMPT_LOOKBACK = 20  # messages of history read for a prompt asked before `watch -i` began
 
 
+def track_prompts(pending: dict[str, Message], msg: Message) -> None:
+    """Keep ``pending`` (by request id) the permission prompts still open after ``msg``: a
+    prompt opens, its answer or withdrawal closes it, the end of a turn voids them all."""
+    obj = msg.obj
+    kind = obj["type"]
+    if is_permission_prompt(obj):
+        pending[obj["request_id"]] = msg
+    elif kind == "control_cancel_request":
+        pending.pop(str(obj.get("request_id")), None)
+    elif kind == "result":
+        pending.clear()
+    elif kind == "control_response":
+        body = obj.get("response")
+        if isinstance(body, dict):
+            pending.pop(str(body.get("request_id")), None)
+
+
 def open_prompts(history: list[Message]) -> list[Message]:
-    """The permission prompts of ``history`` still open at its end: not answered, not
-    withdrawn, and not voided by the end of their turn."""
+    """The permission prompts of ``history`` still open at its end."""
     pending: dict[str, Message] = {}
     for msg in history:
-        obj = msg.obj
-        kind = obj["type"]
-        if is_permission_prompt(obj):
-            pending[obj["request_id"]] = msg
-        elif kind == "control_cancel_request":
-            pending.pop(str(obj.get("request_id")), None)
-        elif kind == "result":
-            pending.clear()
-        elif kind == "control_response":
-            body = obj.get("response")
-            if isinstance(body, dict):
-                pending.pop(str(body.get("request_id")), None)
+        track_prompts(pending, msg)
     return list(pending.values())
 
 
